@@ -1,0 +1,42 @@
+# Samsa: the two commands a new user needs are `make demo` and `make test`.
+SHELL := /bin/bash
+SWIFT ?= swift
+VENV := .venv
+PY := $(VENV)/bin/python
+RELEASE_BIN := .build/release/samsa
+
+.PHONY: demo test deps build release unit compat venv bench clean
+
+deps:
+	@scripts/deps.sh
+
+release: deps
+	$(SWIFT) build -c release --product samsa
+
+# Builds in release mode and starts the broker on 127.0.0.1:9092 with its data in ./data.
+demo: release
+	$(RELEASE_BIN) server-start config/server.properties
+
+venv: $(VENV)/.stamp
+$(VENV)/.stamp: Tests/compat/requirements.txt
+	@scripts/deps.sh python3-venv kcat
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r Tests/compat/requirements.txt
+	touch $@
+
+unit: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+compat: release venv
+	SAMSA_BIN=$(abspath $(RELEASE_BIN)) $(PY) -m pytest -q Tests/compat
+
+# Everything the project tests.
+test: unit compat
+
+bench: deps
+	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
+
+clean:
+	rm -rf .build $(VENV)

@@ -1,0 +1,3 @@
+import Testing
+@testable import SamsaBroker
+@Test func builds() { #expect(Bool(true)) }

@@ -1,0 +1,3 @@
+import Testing
+@testable import SamsaLog
+@Test func builds() { #expect(Bool(true)) }

@@ -1,0 +1,3 @@
+import Testing
+@testable import SamsaProtocol
+@Test func builds() { #expect(Bool(true)) }
