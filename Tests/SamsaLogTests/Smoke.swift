@@ -1,3 +1,3 @@
 import Testing
 @testable import SamsaLog
-@Test func builds() { #expect(Bool(true)) }
+@Test func builds() { #expect(CompressionCodec(name: "LZ4") == .lz4) }
