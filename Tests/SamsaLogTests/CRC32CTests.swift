@@ -103,6 +103,10 @@ import Testing
         #expect(CRC32C.checksum(AnySequence(bytes)) == expected)
         #expect(CRC32C.update(CRC32C.checksum(bytes[..<300]), AnySequence(bytes[300...])) == expected)
         #expect(CRC32C.checksum("123456789".utf8) == 0xE306_9283)
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 1)
+        defer { copy.deallocate() }
+        copy.copyBytes(from: bytes)
+        #expect(CRC32C.checksum(copy) == expected)
     }
 
     @Test func selectedImplementationIsTheFastestThisCPUHas() throws {

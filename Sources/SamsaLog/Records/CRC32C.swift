@@ -24,8 +24,8 @@ public enum CRC32C {
         samsa_crc32c(0, bytes.baseAddress, bytes.count)
     }
 
-    /// Continues `crc` (a value returned by ``checksum(_:)-(UnsafeRawBufferPointer)`` or `update`) over
-    /// `bytes`: `update(checksum(a), b) == checksum(a + b)`. `update(0, bytes) == checksum(bytes)`.
+    /// Continues `crc` (a value returned by `checksum` or `update`) over `bytes`:
+    /// `update(checksum(a), b) == checksum(a + b)`, and `update(0, bytes) == checksum(bytes)`.
     @inlinable
     public static func update(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         samsa_crc32c(crc, bytes.baseAddress, bytes.count)
@@ -39,7 +39,7 @@ public enum CRC32C {
         update(0, bytes)
     }
 
-    /// Continues `crc` over any byte sequence (see ``update(_:_:)-(_,UnsafeRawBufferPointer)``).
+    /// Continues `crc` over any byte sequence, like `update(_:_:)` over a buffer.
     @inlinable
     public static func update(_ crc: UInt32, _ bytes: some Sequence<UInt8>) -> UInt32 {
         if let result = bytes.withContiguousStorageIfAvailable({ update(crc, UnsafeRawBufferPointer($0)) }) {
