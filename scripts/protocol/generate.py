@@ -642,7 +642,7 @@ def gen_arbitrary(api):
     for root in (api.request, api.response):
         for s in [root] + all_structs(root):
             qual = s.name if s is root else f"{root.name}.{s.name}"
-            lines.append(f"extension {qual} {{")
+            lines.append(f"extension {qual}{': Arbitrary' if s is root else ''} {{")
             lines.append("    static func arbitrary(version: Int16, _ g: inout Gen) -> Self {")
             flex = flexible_expr(api, s.eff)
             lines.append(f"        let flexible = {flex}")
@@ -658,8 +658,54 @@ def gen_arbitrary(api):
                     lines.append(f"        {assign}")
             lines.append("        return m")
             lines.append("    }")
+            lines.append("")
+            lines += gen_canonical(s, root.name)
             lines.append("}")
             lines.append("")
+    return lines
+
+
+def canon_value(f, value, elem=False):
+    """Swift expression: the canonical text of one value (the format kafka_python_vectors.py writes)."""
+    b = f.base
+    if f.is_struct:
+        return f"{value}.canonical(version: version)"
+    if b in ("int8", "int16", "int32", "int64", "uint16", "uint32", "float64"):
+        return f'"\\({value})"'
+    if b == "error":
+        return f'"\\({value}.rawValue)"'
+    if b == "bool":
+        return f'({value} ? "true" : "false")'
+    if b == "uuid":
+        return f"canonUuid({value})"
+    if b == "string":
+        return f"canonString({value})"
+    if b in ("bytes", "records"):
+        return f"canonBytes({value})"
+    if b == "payload":
+        return f"canonPayload({value})"
+    raise SystemExit(b)
+
+
+def gen_canonical(s, root):
+    """`canonical(version:)`: the fields present at a version, sorted by lower-cased name, as JSON text."""
+    lines = ["    func canonical(version: Int16) -> String {",
+             "        var parts: [String] = []"]
+    for f in sorted(s.fields, key=lambda f: f.name.lower()):
+        c = cond(f.eff, s.eff)
+        key = f.name.lower()
+        v = camel(f.name)
+        if f.is_array:
+            elems = f"{v}.map {{ e in {canon_value(f, 'e', True)} }}"
+            if swift_optional(f):
+                expr = f'({v}.map {{ a in "[" + a.map {{ e in {canon_value(f, "e", True)} }}.joined(separator: ", ") + "]" }} ?? "null")'
+            else:
+                expr = f'"[" + {elems}.joined(separator: ", ") + "]"'
+        else:
+            expr = canon_value(f, v)
+        stmt = f'parts.append("\\"{key}\\": " + {expr})'
+        lines.append(f"        if {c} {{ {stmt} }}" if c else f"        {stmt}")
+    lines += ['        return "{" + parts.joined(separator: ", ") + "}"', "    }"]
     return lines
 
 
