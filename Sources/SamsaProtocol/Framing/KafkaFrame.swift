@@ -55,26 +55,23 @@ public enum KafkaFrame {
 
     /// Finishes a writer that began with a 4-byte placeholder: sets the size and returns the frame.
     public static func sealed(_ writer: inout WireWriter) throws(ProtocolError) -> ByteBuffer {
-        let parts = try sealedParts(&writer)
-        guard parts.count == 1, case .bytes(let frame) = parts[0] else {
-            preconditionFailure("a writer without external payloads yields one part")
-        }
-        return frame
+        precondition(!writer.hasExternalParts, "a frame with external parts needs sealedParts")
+        try setSize(&writer)
+        return writer.buffer
     }
 
-    /// Finishes a writer that began with a 4-byte placeholder: sets the size in the first part.
+    /// Finishes a writer that began with a 4-byte placeholder: sets the size (which counts the external
+    /// parts' lengths) and returns the parts.
     public static func sealedParts(_ writer: inout WireWriter) throws(ProtocolError) -> [FramePart] {
-        var parts = writer.finishParts()
-        let total = parts.reduce(0) { $0 + $1.length }
-        precondition(total >= sizePrefixLength, "a frame begins with its size placeholder")
-        let size = total - sizePrefixLength
+        try setSize(&writer)
+        return writer.finishParts()
+    }
+
+    private static func setSize(_ writer: inout WireWriter) throws(ProtocolError) {
+        precondition(writer.buffer.readableBytes >= sizePrefixLength, "a frame begins with its size placeholder")
+        let size = writer.totalBytes - sizePrefixLength
         guard size <= Int(Int32.max) else { throw ProtocolError(.frameTooLarge(size), field: "frame") }
-        guard case .bytes(var first) = parts[0], first.readableBytes >= sizePrefixLength else {
-            preconditionFailure("the size placeholder is in the first part")
-        }
-        first.setInteger(Int32(size), at: first.readerIndex, endianness: .big)
-        parts[0] = .bytes(first)
-        return parts
+        writer.buffer.setInteger(Int32(size), at: writer.buffer.readerIndex, endianness: .big)
     }
 
     /// Splits a request frame (without its size prefix) into its header and its body (a slice, no copy).

@@ -13,9 +13,10 @@ import NIOCore
 /// let bytes = writer.buffer
 /// ```
 public struct WireWriter: Sendable {
-    /// Bytes written since the last external part (all of them when there was none).
+    /// Every byte written so far (external parts are not in it: they are holes recorded in `holes`).
     public var buffer: ByteBuffer
-    @usableFromInline var parts: [FramePart] = []
+    /// External parts: where in `buffer` each hole sits (a writer index), its token and its length.
+    @usableFromInline var holes: [(offset: Int, token: Int, length: Int)] = []
     @usableFromInline var externalBytes = 0
     @usableFromInline let allowsExternalPayloads: Bool
     @usableFromInline let allocator: ByteBufferAllocator
@@ -30,15 +31,10 @@ public struct WireWriter: Sendable {
     }
 
     /// Bytes written so far, counting external parts' lengths.
-    public var totalBytes: Int {
-        buffer.readableBytes + externalBytes + parts.reduce(0) { sum, part in
-            if case .bytes(let b) = part { return sum + b.readableBytes }
-            return sum
-        }
-    }
+    public var totalBytes: Int { buffer.readableBytes + externalBytes }
 
     /// Whether any external part was written.
-    public var hasExternalParts: Bool { !parts.isEmpty }
+    public var hasExternalParts: Bool { !holes.isEmpty }
 
     // MARK: Fixed-width integers (big-endian)
 
@@ -151,14 +147,10 @@ public struct WireWriter: Sendable {
         }
     }
 
-    /// Ends the current buffer and records a hole of `length` bytes that the sender fills from `token`.
+    /// Records a hole of `length` bytes, here, that the sender fills from `token`.
     public mutating func writeExternal(token: Int, length: Int, _ field: StaticString) throws(ProtocolError) {
         guard allowsExternalPayloads else { throw ProtocolError(.externalPayloadNotAllowed, field: "\(field)") }
-        if buffer.readableBytes > 0 {
-            parts.append(.bytes(buffer))
-            buffer = allocator.buffer(capacity: 256)
-        }
-        parts.append(.external(token: token, length: length))
+        holes.append((buffer.writerIndex, token, length))
         externalBytes += length
     }
 
@@ -185,14 +177,26 @@ public struct WireWriter: Sendable {
 
     // MARK: Results
 
-    /// Everything written, as parts: buffers with external holes between them.
+    /// Everything written, as parts: slices of the one buffer, with the external holes between them.
+    /// Slicing happens only here, after the last write, so no part is ever copied.
     public mutating func finishParts() -> [FramePart] {
-        var result = parts
-        if buffer.readableBytes > 0 || result.isEmpty { result.append(.bytes(buffer)) }
-        parts = []
+        var parts: [FramePart] = []
+        parts.reserveCapacity(holes.count * 2 + 1)
+        var start = buffer.readerIndex
+        for hole in holes {
+            if hole.offset > start {
+                parts.append(.bytes(buffer.getSlice(at: start, length: hole.offset - start)!))
+            }
+            parts.append(.external(token: hole.token, length: hole.length))
+            start = hole.offset
+        }
+        if buffer.writerIndex > start || parts.isEmpty {
+            parts.append(.bytes(buffer.getSlice(at: start, length: buffer.writerIndex - start)!))
+        }
+        holes = []
         externalBytes = 0
         buffer = allocator.buffer(capacity: 0)
-        return result
+        return parts
     }
 }
 
