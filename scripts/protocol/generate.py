@@ -299,6 +299,53 @@ def null_cond(f, eff):
     return (False, False, c)
 
 
+# ---------------------------------------------------------------------------------------------- runs
+
+# Fixed-width fields that NIO's readMultipleIntegers/writeMultipleIntegers can move in one call.
+BATCHABLE = {"int8": ("Int8", 1), "int16": ("Int16", 2), "int32": ("Int32", 4), "int64": ("Int64", 8),
+             "uint16": ("UInt16", 2), "uint32": ("UInt32", 4), "error": ("Int16", 2), "bool": ("UInt8", 1)}
+
+
+def plan(struct, eff):
+    """The untagged fields in order, as items: a field alone, or a run (list) of >= 2 consecutive
+    fixed-width fields under the same version condition (at most 15, NIO's limit)."""
+    items = []
+    for f in struct.fields:
+        if f.tag is not None:
+            continue
+        batchable = not f.is_array and not f.is_struct and f.base in BATCHABLE
+        last = items[-1] if items else None
+        if (batchable and isinstance(last, list) and len(last) < 15
+                and cond(last[0].eff, eff) == cond(f.eff, eff)):
+            last.append(f)
+        elif batchable:
+            items.append([f])
+        else:
+            items.append(f)
+    return [x[0] if isinstance(x, list) and len(x) == 1 else x for x in items]
+
+
+def gen_read_run(run, struct):
+    names = [f"v{i}" for i in range(len(run))]
+    types = ", ".join(BATCHABLE[f.base][0] for f in run)
+    size = sum(BATCHABLE[f.base][1] for f in run)
+    path = f"{struct.path}.{run[0].name}..{run[-1].name}"
+    lines = [f"guard let ({', '.join(names)}) = r.buffer.readMultipleIntegers(endianness: .big, as: ({types}).self) else {{",
+             f'    throw r.truncated({size}, "{path}")', "}"]
+    for n, f in zip(names, run):
+        value = {"error": f"ErrorCode(rawValue: {n})", "bool": f"{n} != 0"}.get(f.base, n)
+        lines.append(f"m.{camel(f.name)} = {value}")
+    return lines
+
+
+def gen_write_run(run):
+    values = []
+    for f in run:
+        v = camel(f.name)
+        values.append({"error": f"{v}.rawValue", "bool": f"({v} ? 1 : 0) as UInt8"}.get(f.base, v))
+    return [f"w.buffer.writeMultipleIntegers({', '.join(values)}, endianness: .big)"]
+
+
 # ---------------------------------------------------------------------------------------------- decode
 
 def gen_read_scalar(f, rd, compact, path, target, eff):
@@ -380,11 +427,14 @@ def gen_decode(struct, api, top):
     flex = flexible_expr(api, eff)
     lines.append(f"    let flexible = {flex}")
     lines.append(f"    var m = {struct.name}()")
-    for f in struct.fields:
-        if f.tag is not None:
-            continue
-        c = cond(f.eff, eff)
-        body = gen_read(f, "r", "flexible", f"{struct.path}.{f.name}", api, f.eff)
+    for item in plan(struct, eff):
+        if isinstance(item, list):
+            c = cond(item[0].eff, eff)
+            body = gen_read_run(item, struct)
+        else:
+            f = item
+            c = cond(f.eff, eff)
+            body = gen_read(f, "r", "flexible", f"{struct.path}.{f.name}", api, f.eff)
         if c:
             lines.append(f"    if {c} {{")
             lines += ["        " + x for x in body]
@@ -493,11 +543,14 @@ def gen_encode(struct, api, top):
                   "    }"]
     flex = flexible_expr(api, eff)
     lines.append(f"    let flexible = {flex}")
-    for f in struct.fields:
-        if f.tag is not None:
-            continue
-        c = cond(f.eff, eff)
-        body = gen_write(f, "w", "flexible", f"{struct.path}.{f.name}", f.eff)
+    for item in plan(struct, eff):
+        if isinstance(item, list):
+            c = cond(item[0].eff, eff)
+            body = gen_write_run(item)
+        else:
+            f = item
+            c = cond(f.eff, eff)
+            body = gen_write(f, "w", "flexible", f"{struct.path}.{f.name}", f.eff)
         if c:
             lines.append(f"    if {c} {{")
             lines += ["        " + x for x in body]

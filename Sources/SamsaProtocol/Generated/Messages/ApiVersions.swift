@@ -191,9 +191,12 @@ public struct ApiVersionsResponse: KafkaResponseMessage {
         public static func decode(from r: inout WireReader, version: Int16) throws(ProtocolError) -> ApiVersion {
             let flexible = version >= 3
             var m = ApiVersion()
-            m.apiKey = try r.readInt16("ApiVersionsResponse.ApiKeys.ApiKey")
-            m.minVersion = try r.readInt16("ApiVersionsResponse.ApiKeys.MinVersion")
-            m.maxVersion = try r.readInt16("ApiVersionsResponse.ApiKeys.MaxVersion")
+            guard let (v0, v1, v2) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int16, Int16, Int16).self) else {
+                throw r.truncated(6, "ApiVersionsResponse.ApiKeys.ApiKey..MaxVersion")
+            }
+            m.apiKey = v0
+            m.minVersion = v1
+            m.maxVersion = v2
             if flexible {
                 try r.skipTaggedFields("ApiVersionsResponse.ApiKeys._tagged")
             }
@@ -202,9 +205,7 @@ public struct ApiVersionsResponse: KafkaResponseMessage {
 
         public func encode(to w: inout WireWriter, version: Int16) throws(ProtocolError) {
             let flexible = version >= 3
-            w.writeInt16(apiKey)
-            w.writeInt16(minVersion)
-            w.writeInt16(maxVersion)
+            w.buffer.writeMultipleIntegers(apiKey, minVersion, maxVersion, endianness: .big)
             if flexible {
                 w.writeUnsignedVarint(0)
             }
@@ -229,8 +230,11 @@ public struct ApiVersionsResponse: KafkaResponseMessage {
             let flexible = true
             var m = SupportedFeatureKey()
             m.name = try r.readString(compact: flexible, "ApiVersionsResponse.SupportedFeatures.Name")
-            m.minVersion = try r.readInt16("ApiVersionsResponse.SupportedFeatures.MinVersion")
-            m.maxVersion = try r.readInt16("ApiVersionsResponse.SupportedFeatures.MaxVersion")
+            guard let (v0, v1) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int16, Int16).self) else {
+                throw r.truncated(4, "ApiVersionsResponse.SupportedFeatures.MinVersion..MaxVersion")
+            }
+            m.minVersion = v0
+            m.maxVersion = v1
             if flexible {
                 try r.skipTaggedFields("ApiVersionsResponse.SupportedFeatures._tagged")
             }
@@ -240,8 +244,7 @@ public struct ApiVersionsResponse: KafkaResponseMessage {
         public func encode(to w: inout WireWriter, version: Int16) throws(ProtocolError) {
             let flexible = true
             try w.writeString(name, compact: flexible, "ApiVersionsResponse.SupportedFeatures.Name")
-            w.writeInt16(minVersion)
-            w.writeInt16(maxVersion)
+            w.buffer.writeMultipleIntegers(minVersion, maxVersion, endianness: .big)
             if flexible {
                 w.writeUnsignedVarint(0)
             }
@@ -266,8 +269,11 @@ public struct ApiVersionsResponse: KafkaResponseMessage {
             let flexible = true
             var m = FinalizedFeatureKey()
             m.name = try r.readString(compact: flexible, "ApiVersionsResponse.FinalizedFeatures.Name")
-            m.maxVersionLevel = try r.readInt16("ApiVersionsResponse.FinalizedFeatures.MaxVersionLevel")
-            m.minVersionLevel = try r.readInt16("ApiVersionsResponse.FinalizedFeatures.MinVersionLevel")
+            guard let (v0, v1) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int16, Int16).self) else {
+                throw r.truncated(4, "ApiVersionsResponse.FinalizedFeatures.MaxVersionLevel..MinVersionLevel")
+            }
+            m.maxVersionLevel = v0
+            m.minVersionLevel = v1
             if flexible {
                 try r.skipTaggedFields("ApiVersionsResponse.FinalizedFeatures._tagged")
             }
@@ -277,8 +283,7 @@ public struct ApiVersionsResponse: KafkaResponseMessage {
         public func encode(to w: inout WireWriter, version: Int16) throws(ProtocolError) {
             let flexible = true
             try w.writeString(name, compact: flexible, "ApiVersionsResponse.FinalizedFeatures.Name")
-            w.writeInt16(maxVersionLevel)
-            w.writeInt16(minVersionLevel)
+            w.buffer.writeMultipleIntegers(maxVersionLevel, minVersionLevel, endianness: .big)
             if flexible {
                 w.writeUnsignedVarint(0)
             }

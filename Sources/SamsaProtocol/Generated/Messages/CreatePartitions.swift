@@ -34,8 +34,11 @@ public struct CreatePartitionsRequest: KafkaRequestMessage {
             for _ in 0..<n { a.append(try CreatePartitionsTopic.decode(from: &r, version: version)) }
             m.topics = a
         }
-        m.timeoutMs = try r.readInt32("CreatePartitionsRequest.TimeoutMs")
-        m.validateOnly = try r.readBool("CreatePartitionsRequest.ValidateOnly")
+        guard let (v0, v1) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int32, UInt8).self) else {
+            throw r.truncated(5, "CreatePartitionsRequest.TimeoutMs..ValidateOnly")
+        }
+        m.timeoutMs = v0
+        m.validateOnly = v1 != 0
         if flexible {
             try r.skipTaggedFields("CreatePartitionsRequest._tagged")
         }
@@ -49,8 +52,7 @@ public struct CreatePartitionsRequest: KafkaRequestMessage {
         let flexible = version >= 2
         try w.writeArrayCount(topics.count, compact: flexible, "CreatePartitionsRequest.Topics")
         for e in topics { try e.encode(to: &w, version: version) }
-        w.writeInt32(timeoutMs)
-        w.writeBool(validateOnly)
+        w.buffer.writeMultipleIntegers(timeoutMs, (validateOnly ? 1 : 0) as UInt8, endianness: .big)
         if flexible {
             w.writeUnsignedVarint(0)
         }

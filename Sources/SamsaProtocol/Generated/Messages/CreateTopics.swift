@@ -34,8 +34,11 @@ public struct CreateTopicsRequest: KafkaRequestMessage {
             for _ in 0..<n { a.append(try CreatableTopic.decode(from: &r, version: version)) }
             m.topics = a
         }
-        m.timeoutMs = try r.readInt32("CreateTopicsRequest.TimeoutMs")
-        m.validateOnly = try r.readBool("CreateTopicsRequest.ValidateOnly")
+        guard let (v0, v1) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int32, UInt8).self) else {
+            throw r.truncated(5, "CreateTopicsRequest.TimeoutMs..ValidateOnly")
+        }
+        m.timeoutMs = v0
+        m.validateOnly = v1 != 0
         if flexible {
             try r.skipTaggedFields("CreateTopicsRequest._tagged")
         }
@@ -49,8 +52,7 @@ public struct CreateTopicsRequest: KafkaRequestMessage {
         let flexible = version >= 5
         try w.writeArrayCount(topics.count, compact: flexible, "CreateTopicsRequest.Topics")
         for e in topics { try e.encode(to: &w, version: version) }
-        w.writeInt32(timeoutMs)
-        w.writeBool(validateOnly)
+        w.buffer.writeMultipleIntegers(timeoutMs, (validateOnly ? 1 : 0) as UInt8, endianness: .big)
         if flexible {
             w.writeUnsignedVarint(0)
         }
@@ -80,8 +82,11 @@ public struct CreateTopicsRequest: KafkaRequestMessage {
             let flexible = version >= 5
             var m = CreatableTopic()
             m.name = try r.readString(compact: flexible, "CreateTopicsRequest.Topics.Name")
-            m.numPartitions = try r.readInt32("CreateTopicsRequest.Topics.NumPartitions")
-            m.replicationFactor = try r.readInt16("CreateTopicsRequest.Topics.ReplicationFactor")
+            guard let (v0, v1) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int32, Int16).self) else {
+                throw r.truncated(6, "CreateTopicsRequest.Topics.NumPartitions..ReplicationFactor")
+            }
+            m.numPartitions = v0
+            m.replicationFactor = v1
             do {
                 let n = try r.readArrayCount(compact: flexible, minElementSize: flexible ? 6 : 8, "CreateTopicsRequest.Topics.Assignments")
                 var a = [CreatableReplicaAssignment]()
@@ -105,8 +110,7 @@ public struct CreateTopicsRequest: KafkaRequestMessage {
         public func encode(to w: inout WireWriter, version: Int16) throws(ProtocolError) {
             let flexible = version >= 5
             try w.writeString(name, compact: flexible, "CreateTopicsRequest.Topics.Name")
-            w.writeInt32(numPartitions)
-            w.writeInt16(replicationFactor)
+            w.buffer.writeMultipleIntegers(numPartitions, replicationFactor, endianness: .big)
             try w.writeArrayCount(assignments.count, compact: flexible, "CreateTopicsRequest.Topics.Assignments")
             for e in assignments { try e.encode(to: &w, version: version) }
             try w.writeArrayCount(configs.count, compact: flexible, "CreateTopicsRequest.Topics.Configs")
@@ -276,10 +280,11 @@ public struct CreateTopicsResponse: KafkaResponseMessage {
             m.errorCode = ErrorCode(rawValue: try r.readInt16("CreateTopicsResponse.Topics.ErrorCode"))
             m.errorMessage = try r.readNullableString(compact: flexible, "CreateTopicsResponse.Topics.ErrorMessage")
             if version >= 5 {
-                m.numPartitions = try r.readInt32("CreateTopicsResponse.Topics.NumPartitions")
-            }
-            if version >= 5 {
-                m.replicationFactor = try r.readInt16("CreateTopicsResponse.Topics.ReplicationFactor")
+                guard let (v0, v1) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int32, Int16).self) else {
+                    throw r.truncated(6, "CreateTopicsResponse.Topics.NumPartitions..ReplicationFactor")
+                }
+                m.numPartitions = v0
+                m.replicationFactor = v1
             }
             if version >= 5 {
                 if let n = try r.readNullableArrayCount(compact: flexible, minElementSize: 6, "CreateTopicsResponse.Topics.Configs") {
@@ -313,10 +318,7 @@ public struct CreateTopicsResponse: KafkaResponseMessage {
             w.writeInt16(errorCode.rawValue)
             try w.writeNullableString(errorMessage, compact: flexible, "CreateTopicsResponse.Topics.ErrorMessage")
             if version >= 5 {
-                w.writeInt32(numPartitions)
-            }
-            if version >= 5 {
-                w.writeInt16(replicationFactor)
+                w.buffer.writeMultipleIntegers(numPartitions, replicationFactor, endianness: .big)
             }
             if version >= 5 {
                 try w.writeNullableArrayCount(configs?.count, compact: flexible, "CreateTopicsResponse.Topics.Configs")
@@ -360,9 +362,12 @@ public struct CreateTopicsResponse: KafkaResponseMessage {
             var m = CreatableTopicConfigs()
             m.name = try r.readString(compact: flexible, "CreateTopicsResponse.Topics.Configs.Name")
             m.value = try r.readNullableString(compact: flexible, "CreateTopicsResponse.Topics.Configs.Value")
-            m.readOnly = try r.readBool("CreateTopicsResponse.Topics.Configs.ReadOnly")
-            m.configSource = try r.readInt8("CreateTopicsResponse.Topics.Configs.ConfigSource")
-            m.isSensitive = try r.readBool("CreateTopicsResponse.Topics.Configs.IsSensitive")
+            guard let (v0, v1, v2) = r.buffer.readMultipleIntegers(endianness: .big, as: (UInt8, Int8, UInt8).self) else {
+                throw r.truncated(3, "CreateTopicsResponse.Topics.Configs.ReadOnly..IsSensitive")
+            }
+            m.readOnly = v0 != 0
+            m.configSource = v1
+            m.isSensitive = v2 != 0
             if flexible {
                 try r.skipTaggedFields("CreateTopicsResponse.Topics.Configs._tagged")
             }
@@ -373,9 +378,7 @@ public struct CreateTopicsResponse: KafkaResponseMessage {
             let flexible = true
             try w.writeString(name, compact: flexible, "CreateTopicsResponse.Topics.Configs.Name")
             try w.writeNullableString(value, compact: flexible, "CreateTopicsResponse.Topics.Configs.Value")
-            w.writeBool(readOnly)
-            w.writeInt8(configSource)
-            w.writeBool(isSensitive)
+            w.buffer.writeMultipleIntegers((readOnly ? 1 : 0) as UInt8, configSource, (isSensitive ? 1 : 0) as UInt8, endianness: .big)
             if flexible {
                 w.writeUnsignedVarint(0)
             }

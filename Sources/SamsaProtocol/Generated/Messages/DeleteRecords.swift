@@ -104,8 +104,11 @@ public struct DeleteRecordsRequest: KafkaRequestMessage {
         public static func decode(from r: inout WireReader, version: Int16) throws(ProtocolError) -> DeleteRecordsPartition {
             let flexible = version >= 2
             var m = DeleteRecordsPartition()
-            m.partitionIndex = try r.readInt32("DeleteRecordsRequest.Topics.Partitions.PartitionIndex")
-            m.offset = try r.readInt64("DeleteRecordsRequest.Topics.Partitions.Offset")
+            guard let (v0, v1) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int32, Int64).self) else {
+                throw r.truncated(12, "DeleteRecordsRequest.Topics.Partitions.PartitionIndex..Offset")
+            }
+            m.partitionIndex = v0
+            m.offset = v1
             if flexible {
                 try r.skipTaggedFields("DeleteRecordsRequest.Topics.Partitions._tagged")
             }
@@ -114,8 +117,7 @@ public struct DeleteRecordsRequest: KafkaRequestMessage {
 
         public func encode(to w: inout WireWriter, version: Int16) throws(ProtocolError) {
             let flexible = version >= 2
-            w.writeInt32(partitionIndex)
-            w.writeInt64(offset)
+            w.buffer.writeMultipleIntegers(partitionIndex, offset, endianness: .big)
             if flexible {
                 w.writeUnsignedVarint(0)
             }
@@ -227,9 +229,12 @@ public struct DeleteRecordsResponse: KafkaResponseMessage {
         public static func decode(from r: inout WireReader, version: Int16) throws(ProtocolError) -> DeleteRecordsPartitionResult {
             let flexible = version >= 2
             var m = DeleteRecordsPartitionResult()
-            m.partitionIndex = try r.readInt32("DeleteRecordsResponse.Topics.Partitions.PartitionIndex")
-            m.lowWatermark = try r.readInt64("DeleteRecordsResponse.Topics.Partitions.LowWatermark")
-            m.errorCode = ErrorCode(rawValue: try r.readInt16("DeleteRecordsResponse.Topics.Partitions.ErrorCode"))
+            guard let (v0, v1, v2) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int32, Int64, Int16).self) else {
+                throw r.truncated(14, "DeleteRecordsResponse.Topics.Partitions.PartitionIndex..ErrorCode")
+            }
+            m.partitionIndex = v0
+            m.lowWatermark = v1
+            m.errorCode = ErrorCode(rawValue: v2)
             if flexible {
                 try r.skipTaggedFields("DeleteRecordsResponse.Topics.Partitions._tagged")
             }
@@ -238,9 +243,7 @@ public struct DeleteRecordsResponse: KafkaResponseMessage {
 
         public func encode(to w: inout WireWriter, version: Int16) throws(ProtocolError) {
             let flexible = version >= 2
-            w.writeInt32(partitionIndex)
-            w.writeInt64(lowWatermark)
-            w.writeInt16(errorCode.rawValue)
+            w.buffer.writeMultipleIntegers(partitionIndex, lowWatermark, errorCode.rawValue, endianness: .big)
             if flexible {
                 w.writeUnsignedVarint(0)
             }

@@ -88,8 +88,11 @@ public struct DescribeClusterResponse: KafkaResponseMessage {
         }
         let flexible = true
         var m = DescribeClusterResponse()
-        m.throttleTimeMs = try r.readInt32("DescribeClusterResponse.ThrottleTimeMs")
-        m.errorCode = ErrorCode(rawValue: try r.readInt16("DescribeClusterResponse.ErrorCode"))
+        guard let (v0, v1) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int32, Int16).self) else {
+            throw r.truncated(6, "DescribeClusterResponse.ThrottleTimeMs..ErrorCode")
+        }
+        m.throttleTimeMs = v0
+        m.errorCode = ErrorCode(rawValue: v1)
         m.errorMessage = try r.readNullableString(compact: flexible, "DescribeClusterResponse.ErrorMessage")
         if version >= 1 {
             m.endpointType = try r.readInt8("DescribeClusterResponse.EndpointType")
@@ -115,8 +118,7 @@ public struct DescribeClusterResponse: KafkaResponseMessage {
             throw ProtocolError(.unsupportedVersion(apiKey: Self.apiKey.rawValue, version: version), field: "DescribeClusterResponse")
         }
         let flexible = true
-        w.writeInt32(throttleTimeMs)
-        w.writeInt16(errorCode.rawValue)
+        w.buffer.writeMultipleIntegers(throttleTimeMs, errorCode.rawValue, endianness: .big)
         try w.writeNullableString(errorMessage, compact: flexible, "DescribeClusterResponse.ErrorMessage")
         if version >= 1 {
             w.writeInt8(endpointType)

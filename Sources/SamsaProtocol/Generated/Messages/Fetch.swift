@@ -51,16 +51,20 @@ public struct FetchRequest: KafkaRequestMessage {
         }
         let flexible = version >= 12
         var m = FetchRequest()
-        m.replicaId = try r.readInt32("FetchRequest.ReplicaId")
-        m.maxWaitMs = try r.readInt32("FetchRequest.MaxWaitMs")
-        m.minBytes = try r.readInt32("FetchRequest.MinBytes")
-        m.maxBytes = try r.readInt32("FetchRequest.MaxBytes")
-        m.isolationLevel = try r.readInt8("FetchRequest.IsolationLevel")
-        if version >= 7 {
-            m.sessionId = try r.readInt32("FetchRequest.SessionId")
+        guard let (v0, v1, v2, v3, v4) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int32, Int32, Int32, Int32, Int8).self) else {
+            throw r.truncated(17, "FetchRequest.ReplicaId..IsolationLevel")
         }
+        m.replicaId = v0
+        m.maxWaitMs = v1
+        m.minBytes = v2
+        m.maxBytes = v3
+        m.isolationLevel = v4
         if version >= 7 {
-            m.sessionEpoch = try r.readInt32("FetchRequest.SessionEpoch")
+            guard let (v0, v1) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int32, Int32).self) else {
+                throw r.truncated(8, "FetchRequest.SessionId..SessionEpoch")
+            }
+            m.sessionId = v0
+            m.sessionEpoch = v1
         }
         do {
             let n = try r.readArrayCount(compact: flexible, minElementSize: flexible ? 3 : 6, "FetchRequest.Topics")
@@ -99,16 +103,9 @@ public struct FetchRequest: KafkaRequestMessage {
             throw ProtocolError(.unsupportedVersion(apiKey: Self.apiKey.rawValue, version: version), field: "FetchRequest")
         }
         let flexible = version >= 12
-        w.writeInt32(replicaId)
-        w.writeInt32(maxWaitMs)
-        w.writeInt32(minBytes)
-        w.writeInt32(maxBytes)
-        w.writeInt8(isolationLevel)
+        w.buffer.writeMultipleIntegers(replicaId, maxWaitMs, minBytes, maxBytes, isolationLevel, endianness: .big)
         if version >= 7 {
-            w.writeInt32(sessionId)
-        }
-        if version >= 7 {
-            w.writeInt32(sessionEpoch)
+            w.buffer.writeMultipleIntegers(sessionId, sessionEpoch, endianness: .big)
         }
         try w.writeArrayCount(topics.count, compact: flexible, "FetchRequest.Topics")
         for e in topics { try e.encode(to: &w, version: version) }
@@ -303,10 +300,11 @@ public struct FetchResponse: KafkaResponseMessage {
         var m = FetchResponse()
         m.throttleTimeMs = try r.readInt32("FetchResponse.ThrottleTimeMs")
         if version >= 7 {
-            m.errorCode = ErrorCode(rawValue: try r.readInt16("FetchResponse.ErrorCode"))
-        }
-        if version >= 7 {
-            m.sessionId = try r.readInt32("FetchResponse.SessionId")
+            guard let (v0, v1) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int16, Int32).self) else {
+                throw r.truncated(6, "FetchResponse.ErrorCode..SessionId")
+            }
+            m.errorCode = ErrorCode(rawValue: v0)
+            m.sessionId = v1
         }
         do {
             let n = try r.readArrayCount(compact: flexible, minElementSize: flexible ? 3 : 6, "FetchResponse.Responses")
@@ -328,10 +326,7 @@ public struct FetchResponse: KafkaResponseMessage {
         let flexible = version >= 12
         w.writeInt32(throttleTimeMs)
         if version >= 7 {
-            w.writeInt16(errorCode.rawValue)
-        }
-        if version >= 7 {
-            w.writeInt32(sessionId)
+            w.buffer.writeMultipleIntegers(errorCode.rawValue, sessionId, endianness: .big)
         }
         try w.writeArrayCount(responses.count, compact: flexible, "FetchResponse.Responses")
         for e in responses { try e.encode(to: &w, version: version) }
@@ -420,10 +415,13 @@ public struct FetchResponse: KafkaResponseMessage {
         public static func decode(from r: inout WireReader, version: Int16) throws(ProtocolError) -> PartitionData {
             let flexible = version >= 12
             var m = PartitionData()
-            m.partitionIndex = try r.readInt32("FetchResponse.Responses.Partitions.PartitionIndex")
-            m.errorCode = ErrorCode(rawValue: try r.readInt16("FetchResponse.Responses.Partitions.ErrorCode"))
-            m.highWatermark = try r.readInt64("FetchResponse.Responses.Partitions.HighWatermark")
-            m.lastStableOffset = try r.readInt64("FetchResponse.Responses.Partitions.LastStableOffset")
+            guard let (v0, v1, v2, v3) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int32, Int16, Int64, Int64).self) else {
+                throw r.truncated(22, "FetchResponse.Responses.Partitions.PartitionIndex..LastStableOffset")
+            }
+            m.partitionIndex = v0
+            m.errorCode = ErrorCode(rawValue: v1)
+            m.highWatermark = v2
+            m.lastStableOffset = v3
             if version >= 5 {
                 m.logStartOffset = try r.readInt64("FetchResponse.Responses.Partitions.LogStartOffset")
             }
@@ -458,10 +456,7 @@ public struct FetchResponse: KafkaResponseMessage {
 
         public func encode(to w: inout WireWriter, version: Int16) throws(ProtocolError) {
             let flexible = version >= 12
-            w.writeInt32(partitionIndex)
-            w.writeInt16(errorCode.rawValue)
-            w.writeInt64(highWatermark)
-            w.writeInt64(lastStableOffset)
+            w.buffer.writeMultipleIntegers(partitionIndex, errorCode.rawValue, highWatermark, lastStableOffset, endianness: .big)
             if version >= 5 {
                 w.writeInt64(logStartOffset)
             }
@@ -510,8 +505,11 @@ public struct FetchResponse: KafkaResponseMessage {
         public static func decode(from r: inout WireReader, version: Int16) throws(ProtocolError) -> EpochEndOffset {
             let flexible = true
             var m = EpochEndOffset()
-            m.epoch = try r.readInt32("FetchResponse.Responses.Partitions.DivergingEpoch.Epoch")
-            m.endOffset = try r.readInt64("FetchResponse.Responses.Partitions.DivergingEpoch.EndOffset")
+            guard let (v0, v1) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int32, Int64).self) else {
+                throw r.truncated(12, "FetchResponse.Responses.Partitions.DivergingEpoch.Epoch..EndOffset")
+            }
+            m.epoch = v0
+            m.endOffset = v1
             if flexible {
                 try r.skipTaggedFields("FetchResponse.Responses.Partitions.DivergingEpoch._tagged")
             }
@@ -520,8 +518,7 @@ public struct FetchResponse: KafkaResponseMessage {
 
         public func encode(to w: inout WireWriter, version: Int16) throws(ProtocolError) {
             let flexible = true
-            w.writeInt32(epoch)
-            w.writeInt64(endOffset)
+            w.buffer.writeMultipleIntegers(epoch, endOffset, endianness: .big)
             if flexible {
                 w.writeUnsignedVarint(0)
             }
@@ -542,8 +539,11 @@ public struct FetchResponse: KafkaResponseMessage {
         public static func decode(from r: inout WireReader, version: Int16) throws(ProtocolError) -> LeaderIdAndEpoch {
             let flexible = true
             var m = LeaderIdAndEpoch()
-            m.leaderId = try r.readInt32("FetchResponse.Responses.Partitions.CurrentLeader.LeaderId")
-            m.leaderEpoch = try r.readInt32("FetchResponse.Responses.Partitions.CurrentLeader.LeaderEpoch")
+            guard let (v0, v1) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int32, Int32).self) else {
+                throw r.truncated(8, "FetchResponse.Responses.Partitions.CurrentLeader.LeaderId..LeaderEpoch")
+            }
+            m.leaderId = v0
+            m.leaderEpoch = v1
             if flexible {
                 try r.skipTaggedFields("FetchResponse.Responses.Partitions.CurrentLeader._tagged")
             }
@@ -552,8 +552,7 @@ public struct FetchResponse: KafkaResponseMessage {
 
         public func encode(to w: inout WireWriter, version: Int16) throws(ProtocolError) {
             let flexible = true
-            w.writeInt32(leaderId)
-            w.writeInt32(leaderEpoch)
+            w.buffer.writeMultipleIntegers(leaderId, leaderEpoch, endianness: .big)
             if flexible {
                 w.writeUnsignedVarint(0)
             }
@@ -574,8 +573,11 @@ public struct FetchResponse: KafkaResponseMessage {
         public static func decode(from r: inout WireReader, version: Int16) throws(ProtocolError) -> SnapshotId {
             let flexible = true
             var m = SnapshotId()
-            m.endOffset = try r.readInt64("FetchResponse.Responses.Partitions.SnapshotId.EndOffset")
-            m.epoch = try r.readInt32("FetchResponse.Responses.Partitions.SnapshotId.Epoch")
+            guard let (v0, v1) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int64, Int32).self) else {
+                throw r.truncated(12, "FetchResponse.Responses.Partitions.SnapshotId.EndOffset..Epoch")
+            }
+            m.endOffset = v0
+            m.epoch = v1
             if flexible {
                 try r.skipTaggedFields("FetchResponse.Responses.Partitions.SnapshotId._tagged")
             }
@@ -584,8 +586,7 @@ public struct FetchResponse: KafkaResponseMessage {
 
         public func encode(to w: inout WireWriter, version: Int16) throws(ProtocolError) {
             let flexible = true
-            w.writeInt64(endOffset)
-            w.writeInt32(epoch)
+            w.buffer.writeMultipleIntegers(endOffset, epoch, endianness: .big)
             if flexible {
                 w.writeUnsignedVarint(0)
             }
@@ -606,8 +607,11 @@ public struct FetchResponse: KafkaResponseMessage {
         public static func decode(from r: inout WireReader, version: Int16) throws(ProtocolError) -> AbortedTransaction {
             let flexible = version >= 12
             var m = AbortedTransaction()
-            m.producerId = try r.readInt64("FetchResponse.Responses.Partitions.AbortedTransactions.ProducerId")
-            m.firstOffset = try r.readInt64("FetchResponse.Responses.Partitions.AbortedTransactions.FirstOffset")
+            guard let (v0, v1) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int64, Int64).self) else {
+                throw r.truncated(16, "FetchResponse.Responses.Partitions.AbortedTransactions.ProducerId..FirstOffset")
+            }
+            m.producerId = v0
+            m.firstOffset = v1
             if flexible {
                 try r.skipTaggedFields("FetchResponse.Responses.Partitions.AbortedTransactions._tagged")
             }
@@ -616,8 +620,7 @@ public struct FetchResponse: KafkaResponseMessage {
 
         public func encode(to w: inout WireWriter, version: Int16) throws(ProtocolError) {
             let flexible = version >= 12
-            w.writeInt64(producerId)
-            w.writeInt64(firstOffset)
+            w.buffer.writeMultipleIntegers(producerId, firstOffset, endianness: .big)
             if flexible {
                 w.writeUnsignedVarint(0)
             }

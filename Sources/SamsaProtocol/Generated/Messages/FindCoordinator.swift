@@ -199,8 +199,11 @@ public struct FindCoordinatorResponse: KafkaResponseMessage {
             m.key = try r.readString(compact: flexible, "FindCoordinatorResponse.Coordinators.Key")
             m.nodeId = try r.readInt32("FindCoordinatorResponse.Coordinators.NodeId")
             m.host = try r.readString(compact: flexible, "FindCoordinatorResponse.Coordinators.Host")
-            m.port = try r.readInt32("FindCoordinatorResponse.Coordinators.Port")
-            m.errorCode = ErrorCode(rawValue: try r.readInt16("FindCoordinatorResponse.Coordinators.ErrorCode"))
+            guard let (v0, v1) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int32, Int16).self) else {
+                throw r.truncated(6, "FindCoordinatorResponse.Coordinators.Port..ErrorCode")
+            }
+            m.port = v0
+            m.errorCode = ErrorCode(rawValue: v1)
             m.errorMessage = try r.readNullableString(compact: flexible, "FindCoordinatorResponse.Coordinators.ErrorMessage")
             if flexible {
                 try r.skipTaggedFields("FindCoordinatorResponse.Coordinators._tagged")
@@ -213,8 +216,7 @@ public struct FindCoordinatorResponse: KafkaResponseMessage {
             try w.writeString(key, compact: flexible, "FindCoordinatorResponse.Coordinators.Key")
             w.writeInt32(nodeId)
             try w.writeString(host, compact: flexible, "FindCoordinatorResponse.Coordinators.Host")
-            w.writeInt32(port)
-            w.writeInt16(errorCode.rawValue)
+            w.buffer.writeMultipleIntegers(port, errorCode.rawValue, endianness: .big)
             try w.writeNullableString(errorMessage, compact: flexible, "FindCoordinatorResponse.Coordinators.ErrorMessage")
             if flexible {
                 w.writeUnsignedVarint(0)

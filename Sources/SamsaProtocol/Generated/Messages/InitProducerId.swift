@@ -33,10 +33,11 @@ public struct InitProducerIdRequest: KafkaRequestMessage {
         m.transactionalId = try r.readNullableString(compact: flexible, "InitProducerIdRequest.TransactionalId")
         m.transactionTimeoutMs = try r.readInt32("InitProducerIdRequest.TransactionTimeoutMs")
         if version >= 3 {
-            m.producerId = try r.readInt64("InitProducerIdRequest.ProducerId")
-        }
-        if version >= 3 {
-            m.producerEpoch = try r.readInt16("InitProducerIdRequest.ProducerEpoch")
+            guard let (v0, v1) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int64, Int16).self) else {
+                throw r.truncated(10, "InitProducerIdRequest.ProducerId..ProducerEpoch")
+            }
+            m.producerId = v0
+            m.producerEpoch = v1
         }
         if flexible {
             try r.skipTaggedFields("InitProducerIdRequest._tagged")
@@ -52,10 +53,7 @@ public struct InitProducerIdRequest: KafkaRequestMessage {
         try w.writeNullableString(transactionalId, compact: flexible, "InitProducerIdRequest.TransactionalId")
         w.writeInt32(transactionTimeoutMs)
         if version >= 3 {
-            w.writeInt64(producerId)
-        }
-        if version >= 3 {
-            w.writeInt16(producerEpoch)
+            w.buffer.writeMultipleIntegers(producerId, producerEpoch, endianness: .big)
         }
         if flexible {
             w.writeUnsignedVarint(0)
@@ -90,10 +88,13 @@ public struct InitProducerIdResponse: KafkaResponseMessage {
         }
         let flexible = version >= 2
         var m = InitProducerIdResponse()
-        m.throttleTimeMs = try r.readInt32("InitProducerIdResponse.ThrottleTimeMs")
-        m.errorCode = ErrorCode(rawValue: try r.readInt16("InitProducerIdResponse.ErrorCode"))
-        m.producerId = try r.readInt64("InitProducerIdResponse.ProducerId")
-        m.producerEpoch = try r.readInt16("InitProducerIdResponse.ProducerEpoch")
+        guard let (v0, v1, v2, v3) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int32, Int16, Int64, Int16).self) else {
+            throw r.truncated(16, "InitProducerIdResponse.ThrottleTimeMs..ProducerEpoch")
+        }
+        m.throttleTimeMs = v0
+        m.errorCode = ErrorCode(rawValue: v1)
+        m.producerId = v2
+        m.producerEpoch = v3
         if flexible {
             try r.skipTaggedFields("InitProducerIdResponse._tagged")
         }
@@ -105,10 +106,7 @@ public struct InitProducerIdResponse: KafkaResponseMessage {
             throw ProtocolError(.unsupportedVersion(apiKey: Self.apiKey.rawValue, version: version), field: "InitProducerIdResponse")
         }
         let flexible = version >= 2
-        w.writeInt32(throttleTimeMs)
-        w.writeInt16(errorCode.rawValue)
-        w.writeInt64(producerId)
-        w.writeInt16(producerEpoch)
+        w.buffer.writeMultipleIntegers(throttleTimeMs, errorCode.rawValue, producerId, producerEpoch, endianness: .big)
         if flexible {
             w.writeUnsignedVarint(0)
         }

@@ -171,8 +171,11 @@ public struct JoinGroupResponse: KafkaResponseMessage {
         if version >= 2 {
             m.throttleTimeMs = try r.readInt32("JoinGroupResponse.ThrottleTimeMs")
         }
-        m.errorCode = ErrorCode(rawValue: try r.readInt16("JoinGroupResponse.ErrorCode"))
-        m.generationId = try r.readInt32("JoinGroupResponse.GenerationId")
+        guard let (v0, v1) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int16, Int32).self) else {
+            throw r.truncated(6, "JoinGroupResponse.ErrorCode..GenerationId")
+        }
+        m.errorCode = ErrorCode(rawValue: v0)
+        m.generationId = v1
         if version >= 7 {
             m.protocolType = try r.readNullableString(compact: flexible, "JoinGroupResponse.ProtocolType")
         }
@@ -207,8 +210,7 @@ public struct JoinGroupResponse: KafkaResponseMessage {
         if version >= 2 {
             w.writeInt32(throttleTimeMs)
         }
-        w.writeInt16(errorCode.rawValue)
-        w.writeInt32(generationId)
+        w.buffer.writeMultipleIntegers(errorCode.rawValue, generationId, endianness: .big)
         if version >= 7 {
             try w.writeNullableString(protocolType, compact: flexible, "JoinGroupResponse.ProtocolType")
         }

@@ -255,10 +255,13 @@ public struct ListOffsetsResponse: KafkaResponseMessage {
         public static func decode(from r: inout WireReader, version: Int16) throws(ProtocolError) -> ListOffsetsPartitionResponse {
             let flexible = version >= 6
             var m = ListOffsetsPartitionResponse()
-            m.partitionIndex = try r.readInt32("ListOffsetsResponse.Topics.Partitions.PartitionIndex")
-            m.errorCode = ErrorCode(rawValue: try r.readInt16("ListOffsetsResponse.Topics.Partitions.ErrorCode"))
-            m.timestamp = try r.readInt64("ListOffsetsResponse.Topics.Partitions.Timestamp")
-            m.offset = try r.readInt64("ListOffsetsResponse.Topics.Partitions.Offset")
+            guard let (v0, v1, v2, v3) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int32, Int16, Int64, Int64).self) else {
+                throw r.truncated(22, "ListOffsetsResponse.Topics.Partitions.PartitionIndex..Offset")
+            }
+            m.partitionIndex = v0
+            m.errorCode = ErrorCode(rawValue: v1)
+            m.timestamp = v2
+            m.offset = v3
             if version >= 4 {
                 m.leaderEpoch = try r.readInt32("ListOffsetsResponse.Topics.Partitions.LeaderEpoch")
             }
@@ -270,10 +273,7 @@ public struct ListOffsetsResponse: KafkaResponseMessage {
 
         public func encode(to w: inout WireWriter, version: Int16) throws(ProtocolError) {
             let flexible = version >= 6
-            w.writeInt32(partitionIndex)
-            w.writeInt16(errorCode.rawValue)
-            w.writeInt64(timestamp)
-            w.writeInt64(offset)
+            w.buffer.writeMultipleIntegers(partitionIndex, errorCode.rawValue, timestamp, offset, endianness: .big)
             if version >= 4 {
                 w.writeInt32(leaderEpoch)
             }

@@ -372,9 +372,12 @@ public struct MetadataResponse: KafkaResponseMessage {
         public static func decode(from r: inout WireReader, version: Int16) throws(ProtocolError) -> MetadataResponsePartition {
             let flexible = version >= 9
             var m = MetadataResponsePartition()
-            m.errorCode = ErrorCode(rawValue: try r.readInt16("MetadataResponse.Topics.Partitions.ErrorCode"))
-            m.partitionIndex = try r.readInt32("MetadataResponse.Topics.Partitions.PartitionIndex")
-            m.leaderId = try r.readInt32("MetadataResponse.Topics.Partitions.LeaderId")
+            guard let (v0, v1, v2) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int16, Int32, Int32).self) else {
+                throw r.truncated(10, "MetadataResponse.Topics.Partitions.ErrorCode..LeaderId")
+            }
+            m.errorCode = ErrorCode(rawValue: v0)
+            m.partitionIndex = v1
+            m.leaderId = v2
             if version >= 7 {
                 m.leaderEpoch = try r.readInt32("MetadataResponse.Topics.Partitions.LeaderEpoch")
             }
@@ -409,9 +412,7 @@ public struct MetadataResponse: KafkaResponseMessage {
 
         public func encode(to w: inout WireWriter, version: Int16) throws(ProtocolError) {
             let flexible = version >= 9
-            w.writeInt16(errorCode.rawValue)
-            w.writeInt32(partitionIndex)
-            w.writeInt32(leaderId)
+            w.buffer.writeMultipleIntegers(errorCode.rawValue, partitionIndex, leaderId, endianness: .big)
             if version >= 7 {
                 w.writeInt32(leaderEpoch)
             }

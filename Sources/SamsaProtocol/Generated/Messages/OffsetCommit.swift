@@ -149,8 +149,11 @@ public struct OffsetCommitRequest: KafkaRequestMessage {
         public static func decode(from r: inout WireReader, version: Int16) throws(ProtocolError) -> OffsetCommitRequestPartition {
             let flexible = version >= 8
             var m = OffsetCommitRequestPartition()
-            m.partitionIndex = try r.readInt32("OffsetCommitRequest.Topics.Partitions.PartitionIndex")
-            m.committedOffset = try r.readInt64("OffsetCommitRequest.Topics.Partitions.CommittedOffset")
+            guard let (v0, v1) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int32, Int64).self) else {
+                throw r.truncated(12, "OffsetCommitRequest.Topics.Partitions.PartitionIndex..CommittedOffset")
+            }
+            m.partitionIndex = v0
+            m.committedOffset = v1
             if version >= 6 {
                 m.committedLeaderEpoch = try r.readInt32("OffsetCommitRequest.Topics.Partitions.CommittedLeaderEpoch")
             }
@@ -166,8 +169,7 @@ public struct OffsetCommitRequest: KafkaRequestMessage {
 
         public func encode(to w: inout WireWriter, version: Int16) throws(ProtocolError) {
             let flexible = version >= 8
-            w.writeInt32(partitionIndex)
-            w.writeInt64(committedOffset)
+            w.buffer.writeMultipleIntegers(partitionIndex, committedOffset, endianness: .big)
             if version >= 6 {
                 w.writeInt32(committedLeaderEpoch)
             }
@@ -287,8 +289,11 @@ public struct OffsetCommitResponse: KafkaResponseMessage {
         public static func decode(from r: inout WireReader, version: Int16) throws(ProtocolError) -> OffsetCommitResponsePartition {
             let flexible = version >= 8
             var m = OffsetCommitResponsePartition()
-            m.partitionIndex = try r.readInt32("OffsetCommitResponse.Topics.Partitions.PartitionIndex")
-            m.errorCode = ErrorCode(rawValue: try r.readInt16("OffsetCommitResponse.Topics.Partitions.ErrorCode"))
+            guard let (v0, v1) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int32, Int16).self) else {
+                throw r.truncated(6, "OffsetCommitResponse.Topics.Partitions.PartitionIndex..ErrorCode")
+            }
+            m.partitionIndex = v0
+            m.errorCode = ErrorCode(rawValue: v1)
             if flexible {
                 try r.skipTaggedFields("OffsetCommitResponse.Topics.Partitions._tagged")
             }
@@ -297,8 +302,7 @@ public struct OffsetCommitResponse: KafkaResponseMessage {
 
         public func encode(to w: inout WireWriter, version: Int16) throws(ProtocolError) {
             let flexible = version >= 8
-            w.writeInt32(partitionIndex)
-            w.writeInt16(errorCode.rawValue)
+            w.buffer.writeMultipleIntegers(partitionIndex, errorCode.rawValue, endianness: .big)
             if flexible {
                 w.writeUnsignedVarint(0)
             }

@@ -122,8 +122,11 @@ public struct OffsetDeleteResponse: KafkaResponseMessage {
         }
         let flexible = false
         var m = OffsetDeleteResponse()
-        m.errorCode = ErrorCode(rawValue: try r.readInt16("OffsetDeleteResponse.ErrorCode"))
-        m.throttleTimeMs = try r.readInt32("OffsetDeleteResponse.ThrottleTimeMs")
+        guard let (v0, v1) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int16, Int32).self) else {
+            throw r.truncated(6, "OffsetDeleteResponse.ErrorCode..ThrottleTimeMs")
+        }
+        m.errorCode = ErrorCode(rawValue: v0)
+        m.throttleTimeMs = v1
         do {
             let n = try r.readArrayCount(compact: flexible, minElementSize: 6, "OffsetDeleteResponse.Topics")
             var a = [OffsetDeleteResponseTopic]()
@@ -139,8 +142,7 @@ public struct OffsetDeleteResponse: KafkaResponseMessage {
             throw ProtocolError(.unsupportedVersion(apiKey: Self.apiKey.rawValue, version: version), field: "OffsetDeleteResponse")
         }
         let flexible = false
-        w.writeInt16(errorCode.rawValue)
-        w.writeInt32(throttleTimeMs)
+        w.buffer.writeMultipleIntegers(errorCode.rawValue, throttleTimeMs, endianness: .big)
         try w.writeArrayCount(topics.count, compact: flexible, "OffsetDeleteResponse.Topics")
         for e in topics { try e.encode(to: &w, version: version) }
     }
@@ -191,14 +193,16 @@ public struct OffsetDeleteResponse: KafkaResponseMessage {
 
         public static func decode(from r: inout WireReader, version: Int16) throws(ProtocolError) -> OffsetDeleteResponsePartition {
             var m = OffsetDeleteResponsePartition()
-            m.partitionIndex = try r.readInt32("OffsetDeleteResponse.Topics.Partitions.PartitionIndex")
-            m.errorCode = ErrorCode(rawValue: try r.readInt16("OffsetDeleteResponse.Topics.Partitions.ErrorCode"))
+            guard let (v0, v1) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int32, Int16).self) else {
+                throw r.truncated(6, "OffsetDeleteResponse.Topics.Partitions.PartitionIndex..ErrorCode")
+            }
+            m.partitionIndex = v0
+            m.errorCode = ErrorCode(rawValue: v1)
             return m
         }
 
         public func encode(to w: inout WireWriter, version: Int16) throws(ProtocolError) {
-            w.writeInt32(partitionIndex)
-            w.writeInt16(errorCode.rawValue)
+            w.buffer.writeMultipleIntegers(partitionIndex, errorCode.rawValue, endianness: .big)
         }
     }
 }

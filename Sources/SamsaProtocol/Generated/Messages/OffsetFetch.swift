@@ -355,8 +355,11 @@ public struct OffsetFetchResponse: KafkaResponseMessage {
         public static func decode(from r: inout WireReader, version: Int16) throws(ProtocolError) -> OffsetFetchResponsePartition {
             let flexible = version >= 6
             var m = OffsetFetchResponsePartition()
-            m.partitionIndex = try r.readInt32("OffsetFetchResponse.Topics.Partitions.PartitionIndex")
-            m.committedOffset = try r.readInt64("OffsetFetchResponse.Topics.Partitions.CommittedOffset")
+            guard let (v0, v1) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int32, Int64).self) else {
+                throw r.truncated(12, "OffsetFetchResponse.Topics.Partitions.PartitionIndex..CommittedOffset")
+            }
+            m.partitionIndex = v0
+            m.committedOffset = v1
             if version >= 5 {
                 m.committedLeaderEpoch = try r.readInt32("OffsetFetchResponse.Topics.Partitions.CommittedLeaderEpoch")
             }
@@ -370,8 +373,7 @@ public struct OffsetFetchResponse: KafkaResponseMessage {
 
         public func encode(to w: inout WireWriter, version: Int16) throws(ProtocolError) {
             let flexible = version >= 6
-            w.writeInt32(partitionIndex)
-            w.writeInt64(committedOffset)
+            w.buffer.writeMultipleIntegers(partitionIndex, committedOffset, endianness: .big)
             if version >= 5 {
                 w.writeInt32(committedLeaderEpoch)
             }
@@ -489,9 +491,12 @@ public struct OffsetFetchResponse: KafkaResponseMessage {
         public static func decode(from r: inout WireReader, version: Int16) throws(ProtocolError) -> OffsetFetchResponsePartitions {
             let flexible = true
             var m = OffsetFetchResponsePartitions()
-            m.partitionIndex = try r.readInt32("OffsetFetchResponse.Groups.Topics.Partitions.PartitionIndex")
-            m.committedOffset = try r.readInt64("OffsetFetchResponse.Groups.Topics.Partitions.CommittedOffset")
-            m.committedLeaderEpoch = try r.readInt32("OffsetFetchResponse.Groups.Topics.Partitions.CommittedLeaderEpoch")
+            guard let (v0, v1, v2) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int32, Int64, Int32).self) else {
+                throw r.truncated(16, "OffsetFetchResponse.Groups.Topics.Partitions.PartitionIndex..CommittedLeaderEpoch")
+            }
+            m.partitionIndex = v0
+            m.committedOffset = v1
+            m.committedLeaderEpoch = v2
             m.metadata = try r.readNullableString(compact: flexible, "OffsetFetchResponse.Groups.Topics.Partitions.Metadata")
             m.errorCode = ErrorCode(rawValue: try r.readInt16("OffsetFetchResponse.Groups.Topics.Partitions.ErrorCode"))
             if flexible {
@@ -502,9 +507,7 @@ public struct OffsetFetchResponse: KafkaResponseMessage {
 
         public func encode(to w: inout WireWriter, version: Int16) throws(ProtocolError) {
             let flexible = true
-            w.writeInt32(partitionIndex)
-            w.writeInt64(committedOffset)
-            w.writeInt32(committedLeaderEpoch)
+            w.buffer.writeMultipleIntegers(partitionIndex, committedOffset, committedLeaderEpoch, endianness: .big)
             try w.writeNullableString(metadata, compact: flexible, "OffsetFetchResponse.Groups.Topics.Partitions.Metadata")
             w.writeInt16(errorCode.rawValue)
             if flexible {

@@ -31,8 +31,11 @@ public struct ProduceRequest: KafkaRequestMessage {
         let flexible = version >= 9
         var m = ProduceRequest()
         m.transactionalId = try r.readNullableString(compact: flexible, "ProduceRequest.TransactionalId")
-        m.acks = try r.readInt16("ProduceRequest.Acks")
-        m.timeoutMs = try r.readInt32("ProduceRequest.TimeoutMs")
+        guard let (v0, v1) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int16, Int32).self) else {
+            throw r.truncated(6, "ProduceRequest.Acks..TimeoutMs")
+        }
+        m.acks = v0
+        m.timeoutMs = v1
         do {
             let n = try r.readArrayCount(compact: flexible, minElementSize: flexible ? 3 : 6, "ProduceRequest.TopicData")
             var a = [TopicProduceData]()
@@ -52,8 +55,7 @@ public struct ProduceRequest: KafkaRequestMessage {
         }
         let flexible = version >= 9
         try w.writeNullableString(transactionalId, compact: flexible, "ProduceRequest.TransactionalId")
-        w.writeInt16(acks)
-        w.writeInt32(timeoutMs)
+        w.buffer.writeMultipleIntegers(acks, timeoutMs, endianness: .big)
         try w.writeArrayCount(topicData.count, compact: flexible, "ProduceRequest.TopicData")
         for e in topicData { try e.encode(to: &w, version: version) }
         if flexible {
@@ -249,10 +251,13 @@ public struct ProduceResponse: KafkaResponseMessage {
         public static func decode(from r: inout WireReader, version: Int16) throws(ProtocolError) -> PartitionProduceResponse {
             let flexible = version >= 9
             var m = PartitionProduceResponse()
-            m.index = try r.readInt32("ProduceResponse.Responses.PartitionResponses.Index")
-            m.errorCode = ErrorCode(rawValue: try r.readInt16("ProduceResponse.Responses.PartitionResponses.ErrorCode"))
-            m.baseOffset = try r.readInt64("ProduceResponse.Responses.PartitionResponses.BaseOffset")
-            m.logAppendTimeMs = try r.readInt64("ProduceResponse.Responses.PartitionResponses.LogAppendTimeMs")
+            guard let (v0, v1, v2, v3) = r.buffer.readMultipleIntegers(endianness: .big, as: (Int32, Int16, Int64, Int64).self) else {
+                throw r.truncated(22, "ProduceResponse.Responses.PartitionResponses.Index..LogAppendTimeMs")
+            }
+            m.index = v0
+            m.errorCode = ErrorCode(rawValue: v1)
+            m.baseOffset = v2
+            m.logAppendTimeMs = v3
             if version >= 5 {
                 m.logStartOffset = try r.readInt64("ProduceResponse.Responses.PartitionResponses.LogStartOffset")
             }
@@ -276,10 +281,7 @@ public struct ProduceResponse: KafkaResponseMessage {
 
         public func encode(to w: inout WireWriter, version: Int16) throws(ProtocolError) {
             let flexible = version >= 9
-            w.writeInt32(index)
-            w.writeInt16(errorCode.rawValue)
-            w.writeInt64(baseOffset)
-            w.writeInt64(logAppendTimeMs)
+            w.buffer.writeMultipleIntegers(index, errorCode.rawValue, baseOffset, logAppendTimeMs, endianness: .big)
             if version >= 5 {
                 w.writeInt64(logStartOffset)
             }
