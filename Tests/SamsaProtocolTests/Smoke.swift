@@ -1,3 +1,0 @@
-import Testing
-@testable import SamsaProtocol
-@Test func builds() { #expect(Bool(true)) }
