@@ -229,22 +229,6 @@ func bitwiseCRC32C(_ bytes: some Sequence<UInt8>, crc: UInt32 = 0) -> UInt32 {
     return ~register
 }
 
-/// A small seeded generator, so that a failure names a seed that replays it.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func bytes(count: Int) -> [UInt8] {
-        (0..<count).map { _ in UInt8(truncatingIfNeeded: next()) }
-    }
-}
-
 /// One record batch of a fixture log, located through the set's manifest (not by parsing the log).
 struct FixtureBatch: CustomStringConvertible {
     let segment: String

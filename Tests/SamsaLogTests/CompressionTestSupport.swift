@@ -1,19 +1,8 @@
 import Foundation
 import SamsaLog
 
-/// Deterministic bytes for codec tests: a seeded generator, JSON-like records, and the samples round-tripped.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
+/// Deterministic bytes for codec tests: JSON-like records, and the samples round-tripped (SplitMix64 is in
+/// TestSupport.swift).
 enum TestBytes {
     static func random(_ count: Int, seed: UInt64) -> [UInt8] {
         var generator = SplitMix64(seed: seed)
@@ -112,11 +101,4 @@ enum CLI {
         let status: Int32
         var description: String { "`\(command)` exited with status \(status)" }
     }
-}
-
-/// The repository's fixtures/ folder, found from this file's path.
-enum Fixtures {
-    static let root = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("fixtures")
 }
