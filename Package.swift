@@ -75,7 +75,10 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "SamsaLogTests", dependencies: ["SamsaLog"], resources: []),
+        // A child process for crash tests: appends (or cleans) until a test kills it with SIGKILL.
+        .executableTarget(name: "SamsaTorture", dependencies: ["SamsaLog"]),
+
+        .testTarget(name: "SamsaLogTests", dependencies: ["SamsaLog"]),
         .testTarget(
             name: "SamsaProtocolTests",
             dependencies: ["SamsaProtocol", .product(name: "NIOCore", package: "swift-nio")]

@@ -1,0 +1,523 @@
+import Logging
+import Synchronization
+
+/// One partition's log: a directory of segments, appended at the end, read by offset or timestamp.
+///
+/// ```swift
+/// let log = try Log.open(directory: "/data/orders-0", config: LogConfig())
+/// var builder = RecordBatchBuilder()
+/// builder.append(timestamp: systemClock(), key: nil, value: Array("hello".utf8))
+/// let batch = try builder.build()
+/// let result = try batch.withUnsafeBytes { try log.append($0) }          // offsets assigned: result.firstOffset
+/// if let slice = try log.read(from: result.firstOffset, maxBytes: 1 << 20).slice {
+///     let bytes = try slice.readBytes()                                     // whole batches, as on disk
+/// }
+/// try log.close()
+/// ```
+///
+/// Concurrency: appends are serialized by the log's lock (one writer at a time); a read holds the lock only
+/// to find its segment and index position, and does its file I/O outside it, against bytes that were
+/// committed (written whole) before it looked.
+public final class Log: Sendable {
+    public let directory: String
+    public let topicPartition: TopicPartition?
+    let fileSystem: any FileSystem
+    let clock: Clock
+    let logger: Logger
+    let appendObserver: (@Sendable (Int64) -> Void)?
+    let state: Mutex<State>
+    /// What `open` found and did (recovery, truncations, rebuilt indexes).
+    public var openReport: LogOpenReport {
+        get { report.withLock { $0 } }
+        set { report.withLock { $0 = newValue } }
+    }
+    private let report = Mutex(LogOpenReport())
+
+    struct State {
+        var config: LogConfig
+        /// Sorted by base offset; the last is the active segment.
+        var segments: [LogSegment]
+        var logEndOffset: Int64
+        var logStartOffset: Int64
+        /// Offsets below this are durable (fsynced).
+        var recoveryPoint: Int64
+        var unflushedRecords: Int64 = 0
+        var lastFlushMs: Int64
+        /// Set when a write failed: further writes are refused until the log is reopened.
+        var offlineReason: String?
+        var closed = false
+        /// Headers with assigned offsets, kept for the duration of one write.
+        var headerScratch: [UInt8] = []
+
+        var active: LogSegment { segments[segments.count - 1] }
+
+        /// The index of the segment holding `offset` (the last whose base offset is at or below it).
+        func segmentIndex(for offset: Int64) -> Int? {
+            var low = 0
+            var high = segments.count - 1
+            var found: Int?
+            while low <= high {
+                let mid = (low + high) / 2
+                if segments[mid].baseOffset <= offset {
+                    found = mid
+                    low = mid + 1
+                } else {
+                    high = mid - 1
+                }
+            }
+            return found
+        }
+
+        /// The offset after the last batch of segment `i` (the next segment's base, or the log end).
+        func nextOffset(ofSegment i: Int) -> Int64 {
+            i + 1 < segments.count ? segments[i + 1].baseOffset : logEndOffset
+        }
+    }
+
+    init(
+        directory: String, topicPartition: TopicPartition?, fileSystem: any FileSystem, clock: @escaping Clock,
+        logger: Logger, appendObserver: (@Sendable (Int64) -> Void)?, state: State
+    ) {
+        self.directory = directory
+        self.topicPartition = topicPartition
+        self.fileSystem = fileSystem
+        self.clock = clock
+        self.logger = logger
+        self.appendObserver = appendObserver
+        self.state = Mutex(state)
+    }
+
+    // MARK: Offsets and sizes
+
+    /// The offset the next appended record will get.
+    public var logEndOffset: Int64 { state.withLock { $0.logEndOffset } }
+    /// The first offset still in the log.
+    public var logStartOffset: Int64 { state.withLock { $0.logStartOffset } }
+    /// The last offset consumers may read up to (exclusive). A single-replica log commits on write.
+    public var highWatermark: Int64 { logEndOffset }
+    /// Offsets below this were fsynced.
+    public var recoveryPoint: Int64 { state.withLock { $0.recoveryPoint } }
+    /// Bytes in all segments.
+    public var size: Int64 { state.withLock { $0.segments.reduce(0) { $0 + $1.size } } }
+    public var segmentCount: Int { state.withLock { $0.segments.count } }
+    /// The base offsets of the segments, oldest first.
+    public var segmentBaseOffsets: [Int64] { state.withLock { $0.segments.map(\.baseOffset) } }
+    public var config: LogConfig { state.withLock { $0.config } }
+    /// Why the log refuses writes, if it does.
+    public var offlineReason: String? { state.withLock { $0.offlineReason } }
+
+    /// Changes the log's settings; they apply from the next append, roll or retention pass.
+    public func updateConfig(_ config: LogConfig) {
+        state.withLock { $0.config = config }
+    }
+
+    // MARK: Append
+
+    /// What an append did.
+    public struct AppendResult: Sendable, Equatable {
+        public var firstOffset: Int64
+        public var lastOffset: Int64
+        /// The broker's timestamp for LogAppendTime topics, -1 otherwise (as Kafka's produce response says).
+        public var logAppendTime: Int64
+        public var logStartOffset: Int64
+        public var recordCount: Int
+        public var batchCount: Int
+        public var bytes: Int
+    }
+
+    /// Appends whole batches (one or more, back to back). For `.client` appends, offsets are assigned by
+    /// rewriting each header's base offset (and leader epoch), and LogAppendTime topics get the broker's time;
+    /// nothing else is touched or re-encoded. The bytes are written with one gathered write.
+    @discardableResult
+    public func append(
+        _ bytes: UnsafeRawBufferPointer, origin: AppendOrigin = .client, leaderEpoch: Int32 = 0
+    ) throws(LogError) -> AppendResult {
+        let config = state.withLock { $0.config }
+        var scratch: [UInt8] = []
+        let batches = try LogValidator.validate(bytes, origin: origin, config: config, scratch: &scratch)
+        let result = try state.withLock { (state) throws(LogError) -> AppendResult in
+            try self.write(bytes, batches: batches, origin: origin, leaderEpoch: leaderEpoch, state: &state)
+        }
+        appendObserver?(result.lastOffset + 1)
+        if let flushMessages = Optional(config.flushMessages), flushMessages != .max {
+            let due = state.withLock { $0.unflushedRecords >= flushMessages }
+            if due { try flush() }
+        }
+        return result
+    }
+
+    private func write(
+        _ bytes: UnsafeRawBufferPointer, batches: [ValidatedBatch], origin: AppendOrigin, leaderEpoch: Int32,
+        state: inout State
+    ) throws(LogError) -> AppendResult {
+        guard !state.closed else { throw .closed(directory: directory) }
+        if let reason = state.offlineReason { throw .offline(reason: reason) }
+        let now = clock()
+        let logAppendTime = state.config.messageTimestampType == .logAppendTime ? now : -1
+        let firstOffset: Int64
+        let lastOffset: Int64
+        switch origin {
+        case .client:
+            firstOffset = state.logEndOffset
+            lastOffset = firstOffset + batches.reduce(0) { $0 + Int64($1.header.recordCount) } - 1
+        case .raw:
+            firstOffset = batches[0].header.baseOffset
+            lastOffset = batches[batches.count - 1].header.lastOffset
+            var previousEnd = state.logEndOffset
+            for (i, batch) in batches.enumerated() {
+                guard batch.header.baseOffset >= previousEnd else {
+                    throw .invalidRecord(
+                        batch: i,
+                        reason: "base offset \(batch.header.baseOffset) is below the log end offset \(previousEnd)")
+                }
+                previousEnd = batch.header.nextOffset
+            }
+        }
+        let totalBytes = bytes.count
+        let incomingMaxTimestamp = logAppendTime >= 0 ? logAppendTime : batches.map(\.header.maxTimestamp).max()!
+        if state.active.shouldRoll(
+            appending: totalBytes, lastOffset: lastOffset, maxTimestamp: incomingMaxTimestamp, config: state.config,
+            nowMs: now)
+            || (state.active.size == 0 && lastOffset - state.active.baseOffset > Int64(UInt32.max))
+        {
+            // (An empty segment whose base is too far below a raw append's offsets is replaced, too.)
+            try roll(at: firstOffset, state: &state)
+        }
+        let segment = state.active
+        var appended: [LogSegment.AppendedBatch] = []
+        appended.reserveCapacity(batches.count)
+        var recordCount = 0
+        do {
+            switch origin {
+            case .raw:
+                for batch in batches {
+                    appended.append(.init(lastOffset: batch.header.lastOffset, maxTimestamp: batch.header.maxTimestamp, size: batch.header.sizeInBytes))
+                    recordCount += Int(batch.header.recordCount)
+                }
+                try segment.append(parts: [bytes], batches: appended, indexIntervalBytes: state.config.indexIntervalBytes)
+            case .client:
+                // New headers (offsets, epoch, append time) in the scratch buffer; the records are written from
+                // the caller's bytes: header_0, body_0, header_1, body_1...
+                let headerSize = RecordBatch.headerSize
+                state.headerScratch.removeAll(keepingCapacity: true)
+                state.headerScratch.reserveCapacity(batches.count * headerSize)
+                var nextOffset = firstOffset
+                for batch in batches {
+                    let start = state.headerScratch.count
+                    state.headerScratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[batch.position..<(batch.position + headerSize)]))
+                    state.headerScratch.storeBigEndian(nextOffset, at: start + RecordBatch.Field.baseOffset)
+                    state.headerScratch.storeBigEndian(leaderEpoch, at: start + RecordBatch.Field.partitionLeaderEpoch)
+                    var maxTimestamp = batch.header.maxTimestamp
+                    if logAppendTime >= 0 {
+                        maxTimestamp = logAppendTime
+                        let attributes = batch.header.attributes | 0x08
+                        state.headerScratch.storeBigEndian(attributes, at: start + RecordBatch.Field.attributes)
+                        state.headerScratch.storeBigEndian(logAppendTime, at: start + RecordBatch.Field.maxTimestamp)
+                        let body = UnsafeRawBufferPointer(rebasing: bytes[(batch.position + headerSize)..<(batch.position + batch.header.sizeInBytes)])
+                        let crc = state.headerScratch.withUnsafeBytes { h in
+                            CRC32C.update(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: h[(start + RecordBatch.Field.attributes)..<(start + headerSize)])), body)
+                        }
+                        state.headerScratch.storeBigEndian(crc, at: start + RecordBatch.Field.crc)
+                    }
+                    let last = nextOffset + Int64(batch.header.lastOffsetDelta)
+                    appended.append(.init(lastOffset: last, maxTimestamp: maxTimestamp, size: batch.header.sizeInBytes))
+                    recordCount += Int(batch.header.recordCount)
+                    nextOffset = last + 1
+                }
+                let intervalBytes = state.config.indexIntervalBytes
+                try state.headerScratch.withBytes { (headers) throws(FileSystemError) in
+                    var parts: [UnsafeRawBufferPointer] = []
+                    parts.reserveCapacity(batches.count * 2)
+                    for (i, batch) in batches.enumerated() {
+                        parts.append(UnsafeRawBufferPointer(rebasing: headers[(i * headerSize)..<((i + 1) * headerSize)]))
+                        parts.append(UnsafeRawBufferPointer(rebasing: bytes[(batch.position + headerSize)..<(batch.position + batch.header.sizeInBytes)]))
+                    }
+                    try segment.append(parts: parts, batches: appended, indexIntervalBytes: intervalBytes)
+                }
+            }
+        } catch {
+            // The segment's size did not move, so readers never see the partial write. Take the log offline for
+            // writes (as Kafka takes a failed log directory offline) and try to cut the partial bytes off.
+            state.offlineReason = error.description
+            try? segment.log.truncate(to: segment.size)
+            logger.error("log \(directory) is offline for writes: \(error)")
+            throw .io(error)
+        }
+        state.logEndOffset = lastOffset + 1
+        state.unflushedRecords += Int64(recordCount)
+        return AppendResult(
+            firstOffset: firstOffset, lastOffset: lastOffset, logAppendTime: logAppendTime,
+            logStartOffset: state.logStartOffset, recordCount: recordCount, batchCount: batches.count, bytes: totalBytes)
+    }
+
+    // MARK: Roll
+
+    /// Starts a new segment at the log end offset (a no-op when the active segment is empty).
+    public func roll() throws(LogError) {
+        try state.withLock { (state) throws(LogError) in
+            guard !state.closed else { throw .closed(directory: directory) }
+            guard state.active.size > 0 else { return }
+            try roll(at: state.logEndOffset, state: &state)
+        }
+    }
+
+    private func roll(at baseOffset: Int64, state: inout State) throws(LogError) {
+        let old = state.active
+        do {
+            try old.onBecomeInactive()
+            // An empty active segment is replaced rather than kept beside the new one.
+            if old.size == 0 {
+                state.segments.removeLast()
+                try old.markDeleted()
+                try old.removeFiles()
+            }
+            let segment = try LogSegment.create(
+                directory: directory, baseOffset: baseOffset, config: state.config, fileSystem: fileSystem, nowMs: clock())
+            state.segments.append(segment)
+        } catch {
+            state.offlineReason = error.description
+            throw .io(error)
+        }
+        logger.debug("\(directory): rolled new segment \(LogSegment.fileName(baseOffset, "log"))")
+    }
+
+    // MARK: Read
+
+    /// What a read found.
+    public struct ReadResult: Sendable {
+        /// Whole batches starting with the one holding the requested offset (the last may be cut by maxBytes,
+        /// as Kafka's fetch responses are); nil when there is nothing at or after the offset yet.
+        public var slice: FileSlice?
+        public var highWatermark: Int64
+        public var logStartOffset: Int64
+        public var logEndOffset: Int64
+    }
+
+    /// Reads from the batch holding `offset`, up to `maxBytes`. With `minOneBatch`, a first batch larger than
+    /// `maxBytes` is returned whole so a consumer can always make progress. Offsets below the log start or past
+    /// the log end are out of range; the log end itself reads nothing.
+    public func read(from offset: Int64, maxBytes: Int, minOneBatch: Bool = true) throws(LogError) -> ReadResult {
+        // Under the lock: which segment, where its index says to start, how far bytes are committed.
+        struct Plan {
+            var file: any LogFile
+            var start: Int64
+            var end: Int64
+        }
+        var plans: [Plan] = []
+        let (startOffset, endOffset) = try state.withLock { (state) throws(LogError) -> (Int64, Int64) in
+            guard !state.closed else { throw .closed(directory: directory) }
+            guard offset >= state.logStartOffset, offset <= state.logEndOffset else {
+                throw .offsetOutOfRange(offset: offset, logStartOffset: state.logStartOffset, logEndOffset: state.logEndOffset)
+            }
+            if offset < state.logEndOffset, var i = state.segmentIndex(for: offset) {
+                // The offset may sit in a gap at a segment's end (compaction): the following segments are next.
+                while i < state.segments.count {
+                    let segment = state.segments[i]
+                    try ensureIndexesLoaded(i, state: &state)
+                    let start = i == state.segmentIndex(for: offset) ? segment.indexedPosition(for: offset) : 0
+                    plans.append(Plan(file: segment.log, start: start, end: segment.size))
+                    i += 1
+                    if plans.count >= 2 { break }
+                }
+            }
+            return (state.logStartOffset, state.logEndOffset)
+        }
+        for plan in plans {
+            var scanner = BatchHeaderScanner(file: plan.file, from: plan.start, end: plan.end)
+            while let (header, position) = try scanner.next() {
+                guard header.lastOffset >= offset else { continue }
+                let wanted = minOneBatch ? max(maxBytes, header.sizeInBytes) : maxBytes
+                let length = Int(min(plan.end - position, Int64(wanted)))
+                let slice = length > 0 ? FileSlice(file: plan.file, position: position, length: length) : nil
+                return ReadResult(slice: slice, highWatermark: endOffset, logStartOffset: startOffset, logEndOffset: endOffset)
+            }
+        }
+        return ReadResult(slice: nil, highWatermark: endOffset, logStartOffset: startOffset, logEndOffset: endOffset)
+    }
+
+    /// Loads segment `i`'s indexes on first use, rebuilding them from the `.log` if they are corrupt.
+    func ensureIndexesLoaded(_ i: Int, state: inout State) throws(LogError) {
+        let segment = state.segments[i]
+        guard !segment.indexesLoaded else { return }
+        do {
+            try segment.loadIndexes(nextOffset: state.nextOffset(ofSegment: i))
+        } catch {
+            logger.warning("\(error); rebuilding the indexes of \(segment.path("log"))")
+            _ = try segment.recover(indexIntervalBytes: state.config.indexIntervalBytes)
+        }
+    }
+
+    // MARK: Offsets by timestamp
+
+    /// The first offset whose record timestamp is at or after `timestamp`, with that timestamp (Kafka's
+    /// ListOffsets by time); nil when every record is older.
+    public func offset(forTimestamp timestamp: Int64) throws(LogError) -> (offset: Int64, timestamp: Int64)? {
+        let plan = try state.withLock { (state) throws(LogError) -> (file: any LogFile, start: Int64, end: Int64)? in
+            guard !state.closed else { throw .closed(directory: directory) }
+            for i in state.segments.indices {
+                try ensureIndexesLoaded(i, state: &state)
+                let segment = state.segments[i]
+                guard segment.largestTimestamp >= timestamp else { continue }
+                let fromTime = segment.timeIndex.lookup(timestamp)?.offset ?? segment.baseOffset
+                let start = segment.indexedPosition(for: max(fromTime, state.logStartOffset))
+                return (segment.log, start, segment.size)
+            }
+            return nil
+        }
+        guard let plan else { return nil }
+        let floor = logStartOffset
+        var scanner = BatchHeaderScanner(file: plan.file, from: plan.start, end: plan.end)
+        while let (header, position) = try scanner.next() {
+            guard header.maxTimestamp >= timestamp, header.lastOffset >= floor else { continue }
+            // The batch holds the answer: find the first record at or after the timestamp.
+            let bytes: [UInt8]
+            do { bytes = try plan.file.read(count: header.sizeInBytes, at: position) } catch { throw .io(error) }
+            var scratch: [UInt8] = []
+            var found: (Int64, Int64)?
+            do {
+                try bytes.withUnsafeBytes { buffer in
+                    let batch = RecordBatch(unchecked: buffer)
+                    try batch.withRecords(scratch: &scratch) { iterator in
+                        while let record = try iterator.next() {
+                            if record.timestamp >= timestamp && record.offset >= floor {
+                                found = (record.offset, record.timestamp)
+                                return
+                            }
+                        }
+                    }
+                }
+            } catch let error as RecordBatchError {
+                throw .corruptBatch(file: plan.file.path, position: position, reason: error)
+            } catch {
+                preconditionFailure("\(error)")
+            }
+            if let found { return found }
+        }
+        return nil
+    }
+
+    // MARK: Truncate
+
+    /// Removes every record at or above `offset`. Batches cannot be split, so a batch holding `offset` goes
+    /// whole: the new log end offset is returned (at most `offset`).
+    @discardableResult
+    public func truncate(to offset: Int64) throws(LogError) -> Int64 {
+        try state.withLock { (state) throws(LogError) -> Int64 in
+            guard !state.closed else { throw .closed(directory: directory) }
+            guard offset < state.logEndOffset else { return state.logEndOffset }
+            guard offset >= state.logStartOffset else {
+                throw .offsetOutOfRange(offset: offset, logStartOffset: state.logStartOffset, logEndOffset: state.logEndOffset)
+            }
+            // Whole segments at or above the offset go (the first segment always stays).
+            while state.segments.count > 1, state.active.baseOffset >= offset {
+                let segment = state.segments.removeLast()
+                try writing(&state) { () throws(FileSystemError) in
+                    try segment.markDeleted()
+                    try segment.removeFiles()
+                }
+            }
+            let i = state.segments.count - 1
+            try ensureIndexesLoaded(i, state: &state)
+            let segment = state.segments[i]
+            var scanner = BatchHeaderScanner(file: segment.log, from: segment.indexedPosition(for: offset), end: segment.size)
+            var cut: (position: Int64, nextOffset: Int64)?
+            while let (header, position) = try scanner.next() {
+                if header.lastOffset >= offset {
+                    cut = (position, header.baseOffset)
+                    break
+                }
+            }
+            if let cut {
+                try writing(&state) { () throws(FileSystemError) in
+                    try segment.truncate(toPosition: cut.position, nextOffset: cut.nextOffset)
+                }
+                state.logEndOffset = max(cut.nextOffset, segment.baseOffset)
+            } else {
+                state.logEndOffset = try Self.scanNextOffset(segment)
+            }
+            try writing(&state) { () throws(FileSystemError) in
+                try segment.offsetIndex.storage.preallocate()
+                try segment.timeIndex.storage.preallocate()
+            }
+            try segment.recomputeMaxTimestamp()
+            state.recoveryPoint = min(state.recoveryPoint, state.logEndOffset)
+            return state.logEndOffset
+        }
+    }
+
+    /// Runs a file operation that changes the log; a failure takes the log offline for writes.
+    private func writing<T>(_ state: inout State, _ body: () throws(FileSystemError) -> T) throws(LogError) -> T {
+        do {
+            return try body()
+        } catch {
+            state.offlineReason = error.description
+            logger.error("log \(directory) is offline for writes: \(error)")
+            throw .io(error)
+        }
+    }
+
+    /// The offset after the last batch of `segment` (its base offset when empty), from a header scan that starts
+    /// at its last index entry.
+    static func scanNextOffset(_ segment: LogSegment) throws(LogError) -> Int64 {
+        let start = Int64(segment.offsetIndex.storage.last.map { Int($0.position) } ?? 0)
+        var scanner = BatchHeaderScanner(file: segment.log, from: start, end: segment.size)
+        var next = segment.baseOffset
+        while let (header, _) = try scanner.next() { next = header.nextOffset }
+        return next
+    }
+
+    // MARK: Flush and close
+
+    /// Makes everything appended so far durable (fsync of the segments written since the last flush).
+    public func flush() throws(LogError) {
+        let (targets, upTo) = try state.withLock { (state) throws(LogError) -> ([LogSegment], Int64) in
+            guard !state.closed else { throw .closed(directory: directory) }
+            let from = state.segmentIndex(for: state.recoveryPoint) ?? 0
+            state.unflushedRecords = 0
+            return (Array(state.segments[from...]), state.logEndOffset)
+        }
+        do throws(FileSystemError) {
+            for segment in targets {
+                try segment.flush()
+                if segment !== targets.last {
+                    try segment.offsetIndex.storage.file.sync()
+                    try segment.timeIndex.storage.file.sync()
+                }
+            }
+            try fileSystem.syncDirectory(directory)
+        } catch {
+            throw .io(error)
+        }
+        state.withLock { state in
+            state.recoveryPoint = max(state.recoveryPoint, upTo)
+            state.lastFlushMs = clock()
+        }
+    }
+
+    /// Flushes when `flush.ms` has passed since the last flush and something is unflushed.
+    public func flushIfDue() throws(LogError) {
+        let due = state.withLock { state in
+            !state.closed && state.config.flushMs != .max && state.recoveryPoint < state.logEndOffset
+                && clock() - state.lastFlushMs >= state.config.flushMs
+        }
+        if due { try flush() }
+    }
+
+    /// Flushes, writes every index and closes the log. Later calls fail with `.closed`.
+    public func close() throws(LogError) {
+        let alreadyClosed = state.withLock { $0.closed }
+        guard !alreadyClosed else { return }
+        if offlineReason == nil { try flush() }
+        try state.withLock { (state) throws(LogError) in
+            guard !state.closed else { return }
+            state.closed = true
+            do throws(FileSystemError) {
+                for segment in state.segments { try segment.close() }
+            } catch {
+                throw .io(error)
+            }
+        }
+    }
+
+    public var isClosed: Bool { state.withLock { $0.closed } }
+}

@@ -1,0 +1,224 @@
+import Dispatch
+import Logging
+import Synchronization
+
+/// A data directory of many partition logs (`<topic>-<partition>/`), opened and closed together, with Kafka's
+/// checkpoint files at the top and background work (flushing by `flush.ms`, checkpointing) on its own queue.
+///
+/// ```swift
+/// let manager = try LogManager.open(dataDirectory: "./data")
+/// let log = try manager.getOrCreateLog(TopicPartition("orders", 0), config: LogConfig())
+/// // ... append and read through `log` ...
+/// try manager.close()        // flush, checkpoints, clean-shutdown marker
+/// ```
+public final class LogManager: Sendable {
+    public let dataDirectory: String
+    let fileSystem: any FileSystem
+    let clock: Clock
+    let logger: Logger
+    let appendObserver: (@Sendable (TopicPartition, Int64) -> Void)?
+    let logs = Mutex<[TopicPartition: Log]>([:])
+    let closed = Mutex(false)
+    let backgroundIntervalMs: Int?
+    let queue = DispatchQueue(label: "samsa.log-manager")
+    /// What opening the directory found, per partition that needed recovery.
+    public let openReports: [TopicPartition: LogOpenReport]
+
+    public static let recoveryPointCheckpoint = "recovery-point-offset-checkpoint"
+    public static let logStartOffsetCheckpoint = "log-start-offset-checkpoint"
+    /// Kafka's marker of a clean shutdown: present, no segment needs rescanning.
+    public static let cleanShutdownMarker = ".kafka_cleanshutdown"
+
+    /// Opens every partition directory under `dataDirectory` (creating the directory if needed).
+    /// `configFor` gives each partition's config (the broker's topic settings); `backgroundIntervalMs` is how
+    /// often flushing by `flush.ms` and checkpointing run (nil: no background work, for tests and tools).
+    public static func open(
+        dataDirectory: String, configFor: @Sendable (TopicPartition) -> LogConfig = { _ in LogConfig() },
+        fileSystem: any FileSystem = PosixFileSystem(), clock: @escaping Clock = systemClock,
+        logger: Logger = Logger(label: "samsa.log-manager"), backgroundIntervalMs: Int? = 1000,
+        appendObserver: (@Sendable (TopicPartition, Int64) -> Void)? = nil
+    ) throws(LogError) -> LogManager {
+        do { try fileSystem.createDirectory(dataDirectory) } catch { throw .io(error) }
+        let marker = dataDirectory + "/" + cleanShutdownMarker
+        let clean = fileSystem.fileExists(marker)
+        let recoveryPoints: [TopicPartition: Int64]
+        let startOffsets: [TopicPartition: Int64]
+        do {
+            recoveryPoints = try OffsetCheckpointFile(path: dataDirectory + "/" + recoveryPointCheckpoint, fileSystem: fileSystem).read()
+            startOffsets = try OffsetCheckpointFile(path: dataDirectory + "/" + logStartOffsetCheckpoint, fileSystem: fileSystem).read()
+        } catch {
+            throw .invalidDirectory(path: dataDirectory, reason: "\(error)")
+        }
+        let names: [String]
+        do { names = try fileSystem.listDirectory(dataDirectory) } catch { throw .io(error) }
+        var opened: [TopicPartition: Log] = [:]
+        var reports: [TopicPartition: LogOpenReport] = [:]
+        for name in names.sorted() {
+            let path = dataDirectory + "/" + name
+            guard fileSystem.isDirectory(path) else { continue }
+            // A topic deletion in progress (renamed `<tp>.<id>-delete`): finish it.
+            if name.hasSuffix("-delete") {
+                try removeTree(path, fileSystem: fileSystem)
+                continue
+            }
+            guard let tp = TopicPartition(directoryName: name) else { continue }
+            let log = try Log.open(
+                directory: path, config: configFor(tp), recoveryPoint: recoveryPoints[tp] ?? 0,
+                logStartOffset: startOffsets[tp], cleanShutdown: clean, create: false, fileSystem: fileSystem,
+                clock: clock, logger: logger, appendObserver: Self.observer(appendObserver, tp))
+            opened[tp] = log
+            if log.openReport.segmentsRecovered > 0 || !log.openReport.truncations.isEmpty { reports[tp] = log.openReport }
+        }
+        // From here on the directory is live: a crash before `close` must lead to recovery.
+        do { try fileSystem.removeFile(marker) } catch { throw .io(error) }
+        let manager = LogManager(
+            dataDirectory: dataDirectory, fileSystem: fileSystem, clock: clock, logger: logger,
+            appendObserver: appendObserver, logs: opened, reports: reports, backgroundIntervalMs: backgroundIntervalMs)
+        return manager
+    }
+
+    private init(
+        dataDirectory: String, fileSystem: any FileSystem, clock: @escaping Clock, logger: Logger,
+        appendObserver: (@Sendable (TopicPartition, Int64) -> Void)?, logs opened: [TopicPartition: Log],
+        reports: [TopicPartition: LogOpenReport], backgroundIntervalMs: Int?
+    ) {
+        self.dataDirectory = dataDirectory
+        self.fileSystem = fileSystem
+        self.clock = clock
+        self.logger = logger
+        self.appendObserver = appendObserver
+        self.openReports = reports
+        self.backgroundIntervalMs = backgroundIntervalMs
+        logs.withLock { $0 = opened }
+        scheduleBackgroundTasks()
+    }
+
+    /// Binds a manager-wide append observer to one partition.
+    static func observer(
+        _ observe: (@Sendable (TopicPartition, Int64) -> Void)?, _ tp: TopicPartition
+    ) -> (@Sendable (Int64) -> Void)? {
+        guard let observe else { return nil }
+        return { @Sendable offset in observe(tp, offset) }
+    }
+
+    private func scheduleBackgroundTasks() {
+        guard let interval = backgroundIntervalMs else { return }
+        queue.asyncAfter(deadline: .now() + .milliseconds(interval)) { [weak self] in
+            guard let self, !self.closed.withLock({ $0 }) else { return }
+            self.runBackgroundTasks()
+            self.scheduleBackgroundTasks()
+        }
+    }
+
+    /// The log of a partition, if it exists.
+    public func log(_ tp: TopicPartition) -> Log? { logs.withLock { $0[tp] } }
+
+    /// Every open log.
+    public var allLogs: [TopicPartition: Log] { logs.withLock { $0 } }
+
+    /// The partition's log, created (empty) if it does not exist.
+    public func getOrCreateLog(_ tp: TopicPartition, config: LogConfig) throws(LogError) -> Log {
+        try logs.withLock { (logs) throws(LogError) -> Log in
+            if let log = logs[tp] { return log }
+            guard !closed.withLock({ $0 }) else { throw .closed(directory: dataDirectory) }
+            let log = try Log.open(
+                directory: dataDirectory + "/" + tp.directoryName, config: config, fileSystem: fileSystem, clock: clock,
+                logger: logger, appendObserver: Self.observer(appendObserver, tp))
+            do throws(FileSystemError) { try fileSystem.syncDirectory(dataDirectory) } catch { throw .io(error) }
+            logs[tp] = log
+            return log
+        }
+    }
+
+    /// Closes and removes a partition's log: the directory is renamed `<tp>.<time>-delete` first (so a crash
+    /// finishes the removal on the next open), then deleted.
+    public func deleteLog(_ tp: TopicPartition) throws(LogError) {
+        guard let log = logs.withLock({ $0.removeValue(forKey: tp) }) else { return }
+        try? log.close()
+        let doomed = dataDirectory + "/" + tp.directoryName + ".\(clock())-delete"
+        do {
+            try fileSystem.rename(log.directory, to: doomed)
+            try fileSystem.syncDirectory(dataDirectory)
+        } catch {
+            throw .io(error)
+        }
+        try Self.removeTree(doomed, fileSystem: fileSystem)
+    }
+
+    static func removeTree(_ path: String, fileSystem: any FileSystem) throws(LogError) {
+        do {
+            for name in try fileSystem.listDirectory(path) {
+                let child = path + "/" + name
+                if fileSystem.isDirectory(child) { try removeTree(child, fileSystem: fileSystem) } else { try fileSystem.removeFile(child) }
+            }
+            try fileSystem.removeDirectory(path)
+        } catch let error as FileSystemError {
+            throw .io(error)
+        } catch let error as LogError {
+            throw error
+        } catch {
+            preconditionFailure("\(error)")
+        }
+    }
+
+    /// Writes the recovery-point and log-start-offset checkpoints of every open log.
+    public func checkpoint() throws(LogError) {
+        let all = allLogs.filter { !$0.value.isClosed }
+        do {
+            try OffsetCheckpointFile(path: dataDirectory + "/" + Self.recoveryPointCheckpoint, fileSystem: fileSystem)
+                .write(all.mapValues(\.recoveryPoint))
+            try OffsetCheckpointFile(path: dataDirectory + "/" + Self.logStartOffsetCheckpoint, fileSystem: fileSystem)
+                .write(all.mapValues(\.logStartOffset))
+        } catch {
+            throw .invalidDirectory(path: dataDirectory, reason: "\(error)")
+        }
+    }
+
+    /// Background work: flush logs whose `flush.ms` has passed, then checkpoint.
+    func runBackgroundTasks() {
+        guard !closed.withLock({ $0 }) else { return }
+        for (tp, log) in allLogs {
+            do { try log.flushIfDue() } catch { logger.error("\(tp): flush failed: \(error)") }
+        }
+        do { try checkpoint() } catch { logger.error("checkpoint failed: \(error)") }
+    }
+
+    /// Flushes and closes every log, writes the checkpoints and the clean-shutdown marker.
+    public func close() throws(LogError) {
+        let first = closed.withLock { was in
+            defer { was = true }
+            return !was
+        }
+        guard first else { return }
+        queue.sync {}  // waits for a background pass in progress
+        var failure: LogError?
+        var cleanLogs: [TopicPartition: Log] = [:]
+        for (tp, log) in allLogs {
+            do {
+                try log.close()
+                if log.offlineReason == nil { cleanLogs[tp] = log }
+            } catch {
+                logger.error("\(tp): close failed: \(error)")
+                failure = error
+            }
+        }
+        do {
+            try OffsetCheckpointFile(path: dataDirectory + "/" + Self.recoveryPointCheckpoint, fileSystem: fileSystem)
+                .write(allLogs.mapValues { $0.state.withLock { $0.recoveryPoint } })
+            try OffsetCheckpointFile(path: dataDirectory + "/" + Self.logStartOffsetCheckpoint, fileSystem: fileSystem)
+                .write(allLogs.mapValues { $0.state.withLock { $0.logStartOffset } })
+        } catch {
+            throw .invalidDirectory(path: dataDirectory, reason: "\(error)")
+        }
+        if let failure { throw failure }
+        // Only a directory whose every log closed cleanly skips recovery next time.
+        guard cleanLogs.count == allLogs.count else { return }
+        do {
+            let marker = try fileSystem.openFile(dataDirectory + "/" + Self.cleanShutdownMarker, create: true)
+            try marker.sync()
+            try fileSystem.syncDirectory(dataDirectory)
+        } catch {
+            throw .io(error)
+        }
+    }
+}
