@@ -270,4 +270,19 @@ final class ManualClock: Sendable {
         back.append(timestamp: 1, key: nil, value: [1])
         #expect(throws: LogError.self) { try back.build().withUnsafeBytes { try log.append($0, origin: .raw) } }
     }
+
+    @Test func deleteRecordsMovesTheStartAndReadsBelowItFail() throws {
+        let dir = TemporaryDirectory()
+        let log = try Log.open(directory: dir.sub("t-0"))
+        for i in 0..<5 { _ = try makeBatch(count: 4, first: i * 4).withUnsafeBytes { try log.append($0) } }
+        #expect(try log.deleteRecords(before: 6) == 6)
+        #expect(log.logStartOffset == 6)
+        #expect(throws: LogError.self) { try log.read(from: 5, maxBytes: 100) }
+        // Reading at the start returns the batch holding it; records below the start are skipped by consumers.
+        #expect(try log.readAllRecords().first?.offset == 6)
+        // Never backwards, never past the end.
+        #expect(try log.deleteRecords(before: 2) == 6)
+        #expect(throws: LogError.self) { try log.deleteRecords(before: 21) }
+        #expect(try log.deleteRecords(before: 20) == 20)
+    }
 }

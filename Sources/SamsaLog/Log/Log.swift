@@ -466,6 +466,23 @@ public final class Log: Sendable {
         return next
     }
 
+    // MARK: Log start offset
+
+    /// Kafka's DeleteRecords: moves the log start offset forward to `offset` (at most the high watermark), so
+    /// reads below it fail with `offsetOutOfRange`. Segments wholly below the new start are removed by the next
+    /// retention pass. Returns the new log start offset.
+    @discardableResult
+    public func deleteRecords(before offset: Int64) throws(LogError) -> Int64 {
+        try state.withLock { (state) throws(LogError) -> Int64 in
+            guard !state.closed else { throw .closed(directory: directory) }
+            guard offset >= 0, offset <= state.logEndOffset else {
+                throw .offsetOutOfRange(offset: offset, logStartOffset: state.logStartOffset, logEndOffset: state.logEndOffset)
+            }
+            state.logStartOffset = max(state.logStartOffset, offset)
+            return state.logStartOffset
+        }
+    }
+
     // MARK: Flush and close
 
     /// Makes everything appended so far durable (fsync of the segments written since the last flush).
