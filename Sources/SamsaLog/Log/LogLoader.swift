@@ -85,7 +85,7 @@ extension Log {
         report.segmentsLoaded = segments.count
         var state = State(
             config: config, segments: segments, logEndOffset: 0, logStartOffset: 0, recoveryPoint: recoveryPoint,
-            lastFlushMs: now)
+            lastFlushMs: now, producerState: ProducerStateManager(directory: directory, fileSystem: fileSystem))
 
         // Rescan from the segment holding the recovery point, unless the last shutdown was clean.
         let recoverFrom = cleanShutdown ? state.segments.count : (state.segmentIndex(for: recoveryPoint) ?? 0)
@@ -134,6 +134,8 @@ extension Log {
         let firstBase = state.segments[0].baseOffset
         state.logStartOffset = min(max(logStartOffset ?? firstBase, firstBase), state.logEndOffset)
         state.recoveryPoint = cleanShutdown ? state.logEndOffset : min(recoveryPoint, state.logEndOffset)
+        try rebuildProducerState(&state)
+        state.producerState.removeExpired(nowMs: now, expirationMs: config.producerIdExpirationMs)
         if !report.truncations.isEmpty || report.segmentsRecovered > 0 {
             logger.info("\(directory): \(report.segmentsRecovered) segments recovered, log end offset \(state.logEndOffset)")
         }
