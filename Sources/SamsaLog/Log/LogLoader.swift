@@ -96,7 +96,12 @@ extension Log {
                 let result = try segment.recover(indexIntervalBytes: config.indexIntervalBytes)
                 if i >= recoverFrom { report.segmentsRecovered += 1 } else { report.indexesRebuilt.append(segment.path("log")) }
                 if result.truncatedBytes > 0 {
-                    let reason = result.reason.map { "\($0)" } ?? "invalid data"
+                    let reason: String
+                    switch result.reason {
+                    case .corruptBatch(_, let position, let why): reason = "batch at byte \(position): \(why)"
+                    case let other?: reason = "\(other)"
+                    case nil: reason = "invalid data"
+                    }
                     report.truncations.append(
                         .init(segment: segment.path("log"), droppedBytes: result.truncatedBytes, afterOffset: result.nextOffset, reason: reason))
                     logger.warning(
