@@ -248,6 +248,11 @@ public final class Consumer: Sendable {
         }
     }
 
+    /// `poll(timeout:)` in milliseconds.
+    public func poll(timeoutMs: Int64) async throws(ClientError) -> ConsumerRecords {
+        try await poll(timeout: .milliseconds(timeoutMs))
+    }
+
     /// Stops fetching and closes the connections.
     public func close() async {
         state.withLock { $0.closed = true }

@@ -54,7 +54,7 @@ struct ConsoleProducer: AsyncParsableCommand {
     @Option(name: .customLong("timeout"), help: "linger.ms: how long a batch waits for more records, in ms.")
     var timeout: Int64 = 1_000
 
-    @Option(name: .customLong("request-required-acks"), help: "acks: -1/all, 1 or 0.")
+    @Option(name: .customLong("request-required-acks"), parsing: .unconditional, help: "acks: -1/all, 1 or 0.")
     var requestRequiredAcks: String = "-1"
 
     @Option(name: .customLong("request-timeout-ms"), help: "request.timeout.ms.")

@@ -44,7 +44,7 @@ struct ProducerPerfTest: AsyncParsableCommand {
     @Option(name: .customLong("payload-delimiter"), help: "Delimiter of --payload-file (default: newline).")
     var payloadDelimiter: String = "\\n"
 
-    @Option(name: .customLong("throughput"), help: "Throttle to about this many messages/sec; -1 for no limit.")
+    @Option(name: .customLong("throughput"), parsing: .unconditional, help: "Throttle to about this many messages/sec; -1 for no limit.")
     var throughput: Double
 
     @Option(name: .customLong("producer-props"), parsing: .upToNextOption, help: "Producer properties key=value ... (bootstrap.servers, acks, linger.ms, batch.size, compression.type...).")
