@@ -7,8 +7,8 @@ import Synchronization
 /// A tiny broker on a loopback port for connection tests: it frames requests, decodes their headers, and
 /// lets the test decide each answer (a list of frames, possibly empty, possibly out of order).
 final class FakeBroker: Sendable {
-    /// What to answer to one request: frames to write (already size-prefixed).
-    typealias Responder = @Sendable (RequestHeader, ByteBuffer) -> [ByteBuffer]
+    /// What to answer to one request: frames to write (already size-prefixed); nil closes the connection.
+    typealias Responder = @Sendable (RequestHeader, ByteBuffer) -> [ByteBuffer]?
 
     let channel: any Channel
     let recorder = Recorder()
@@ -81,7 +81,11 @@ private final class RequestAnswerer: ChannelInboundHandler {
             return
         }
         recorder.headers.withLock { $0.append(header) }
-        for response in responder(header, body) {
+        guard let responses = responder(header, body) else {
+            context.close(promise: nil)
+            return
+        }
+        for response in responses {
             context.write(wrapOutboundOut(response), promise: nil)
         }
         context.flush()
