@@ -356,7 +356,6 @@ public final class Producer: Sendable {
                 }
                 if result.errorCode.invalidatesMetadata { staleTopics.insert(tp.topic) }
                 if result.errorCode.isRetriable && batch.attempts < config.retries && now - batch.createdAt < deliveryTimeout {
-                    if result.errorCode.invalidatesMetadata { state.metadata.topics[tp.topic] = nil }
                     state.accumulator.reenqueue(batch, now: now)
                 } else {
                     state.accumulator.release(batch)
