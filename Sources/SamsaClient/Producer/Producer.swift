@@ -72,7 +72,8 @@ public final class Producer: Sendable {
         topic: String, partition: Int32? = nil, key: [UInt8]?, value: [UInt8]?, headers: [RecordHeader] = [],
         timestamp: Int64? = nil, target: DeliveryTarget = .none
     ) async throws(ClientError) {
-        let deadline = NIODeadline.now() + .milliseconds(config.maxBlockMs)
+        let start = NIODeadline.now()
+        let deadline = start + .milliseconds(config.maxBlockMs)
         let topicMetadata = try await topicMetadata(topic, deadline: deadline)
         let partitionCount = topicMetadata.partitions.count
         if let partition, partition < 0 || Int(partition) >= partitionCount {
@@ -101,7 +102,7 @@ public final class Producer: Sendable {
                     value.withRawBytes { valueBytes in
                         state.accumulator.append(
                             tp, timestamp: timestamp, key: keyBytes, value: valueBytes, headers: headers, target: target,
-                            now: .now())
+                            now: start)
                     }
                 }
                 if result.closedBatch && key == nil && partition == nil {

@@ -7,7 +7,8 @@ import SamsaLog
 /// allocation per record). A batch closes when the next record would take it past `batch.size`; it is sent
 /// when it is closed, full, older than `linger.ms`, or when the producer flushes or closes. All of it is
 /// plain state with the time passed in, so that its rules can be tested without a clock or a network; the
-/// producer guards it with a lock.
+/// producer guards it with a lock. A partition's queue (and its builder's buffer, grown once) lives as long as
+/// the accumulator, so that a steady stream of batches allocates nothing per record.
 struct RecordAccumulator {
     struct Settings {
         var batchSizeBytes: Int
@@ -187,25 +188,22 @@ struct RecordAccumulator {
         guard count > 0 else { return drained }
         let start = drainStart % count
         drainStart = (drainStart + 1) % max(count, 1)
-        var emptied: [TopicPartition] = []
         for step in 0..<count {
             let tp = order[(start + step) % count]
             expire(tp, now: now, into: &drained.expired)
-            guard let queue = queues[tp] else { continue }
-            // The open batch joins the closed ones when its linger is over, it is full, or on flush.
-            if !queue.open.builder.isEmpty {
-                let deadline = queue.open.createdAt + settings.linger
-                if flushing || now >= deadline || queue.open.builder.estimatedSize >= settings.batchSizeBytes
+            // The open batch joins the closed ones when its linger is over, it is full, or on flush. (Read
+            // through the dictionary, not a copy, so that the builder's buffer stays uniquely owned.)
+            guard queues[tp] != nil else { continue }
+            if !queues[tp]!.open.builder.isEmpty {
+                let deadline = queues[tp]!.open.createdAt + settings.linger
+                if flushing || now >= deadline || queues[tp]!.open.builder.estimatedSize >= settings.batchSizeBytes
                     || bufferedBytes >= settings.bufferMemoryBytes {
                     closeOpenBatch(tp)
                 } else {
                     drained.nextCheck = Self.earliest(drained.nextCheck, deadline)
                 }
             }
-            guard let head = queues[tp]?.closed.first else {
-                if queues[tp]?.open.builder.isEmpty ?? true, queues[tp]?.closed.isEmpty ?? true { emptied.append(tp) }
-                continue
-            }
+            guard let head = queues[tp]?.closed.first else { continue }
             if let retryAt = head.retryAt, retryAt > now {
                 drained.nextCheck = Self.earliest(drained.nextCheck, retryAt)
                 continue
@@ -230,25 +228,17 @@ struct RecordAccumulator {
                 drained.nextCheck = Self.earliest(drained.nextCheck, next.retryAt ?? now)
             }
         }
-        // Forget idle partitions so that the order array stays the size of the active set.
-        if !emptied.isEmpty {
-            let drop = Set(emptied)
-            for tp in drop where queues[tp].map({ $0.open.builder.isEmpty && $0.closed.isEmpty }) ?? true {
-                queues[tp] = nil
-            }
-            order.removeAll { queues[$0] == nil }
-        }
         return drained
     }
 
     /// Fails the partition's waiting batches that are older than `delivery.timeout.ms`.
     private mutating func expire(_ tp: TopicPartition, now: NIODeadline, into expired: inout [BatchCompletion]) {
-        guard let queue = queues[tp] else { return }
+        guard queues[tp] != nil else { return }
         let limit = settings.deliveryTimeout
         let timeoutMs = limit.nanoseconds / 1_000_000
-        if let head = queue.closed.first, now - head.createdAt >= limit {
+        if let head = queues[tp]!.closed.first, now - head.createdAt >= limit {
             var remaining = CircularBuffer<ProducerBatch>()
-            for batch in queue.closed {
+            for batch in queues[tp]!.closed {
                 if now - batch.createdAt >= limit {
                     queuedRecords -= batch.recordCount
                     release(batch)
@@ -260,7 +250,7 @@ struct RecordAccumulator {
             }
             queues[tp]!.closed = remaining
         }
-        if !queue.open.builder.isEmpty, now - queue.open.createdAt >= limit {
+        if !queues[tp]!.open.builder.isEmpty, now - queues[tp]!.open.createdAt >= limit {
             let before = queues[tp]!.closed.count
             closeOpenBatch(tp)
             if queues[tp]!.closed.count > before, let batch = queues[tp]!.closed.popLast() {

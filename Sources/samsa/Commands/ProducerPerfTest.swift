@@ -134,22 +134,25 @@ struct ProducerPerfTest: AsyncParsableCommand {
             progress.update("\(NumberFormat.grouped(count)) / \(NumberFormat.grouped(total)) records acknowledged")
         }
         var throttler = ThroughputThrottler(targetPerSec: throughput, startMs: startMs)
+        let throttled = throughput >= 0
+        // Options read once: a property wrapper's getter is not free in a hot loop.
+        let (topic, count, monotonic) = (self.topic, numRecords, payloadMonotonic)
         var payload = [UInt8](repeating: 0, count: recordSize ?? 0)
         var random = Xorshift(seed: 0x9E37_79B9_7F4A_7C15)
         do {
-            for i in 0..<numRecords {
+            for i in 0..<count {
                 if !payloads.isEmpty {
                     payload = payloads[Int(random.next() % UInt64(payloads.count))]
-                } else if payloadMonotonic {
+                } else if monotonic {
                     payload = Array(String(i).utf8)
                 } else {
                     random.fillUppercase(&payload)
                 }
-                // The opaque value carries the send time (µs, 40 bits) and the payload size (24 bits).
+                // The opaque value carries the send time (µs since the start, 40 bits) and the payload size (24 bits).
                 let sendMicros = (ProgressLine.monotonicNs() - originNs) / 1_000
                 let opaque = (sendMicros << 24) | UInt64(min(payload.count, 0xFF_FFFF))
                 try await producer.send(topic: topic, key: nil, value: payload, target: .opaque(opaque))
-                if throttler.shouldThrottle(amountSoFar: i, sendStartMs: wallClockMillis()) {
+                if throttled && throttler.shouldThrottle(amountSoFar: i, sendStartMs: wallClockMillis()) {
                     let nanos = throttler.throttleNanos()
                     if nanos > 0 { try? await Task.sleep(for: .nanoseconds(nanos)) }
                 }
