@@ -16,5 +16,10 @@ struct Samsa: AsyncParsableCommand {
 
     /// Every subcommand, one per line (kept sorted).
     static let commands: [any ParsableCommand.Type] = [
+        ConsoleConsumer.self,
+        ConsoleProducer.self,
+        ConsumerPerfTest.self,
+        ProducerPerfTest.self,
+        Topics.self,
     ]
 }
