@@ -68,9 +68,15 @@ public struct ProducerConfig: Sendable {
             case "delivery.timeout.ms": deliveryTimeoutMs = try Properties.int64(key, value, min: 1)
             case "max.request.size": maxRequestSizeBytes = try Properties.int(key, value, min: 1, max: Int(Int32.max))
             case "max.block.ms": maxBlockMs = try Properties.int64(key, value, min: 0)
-            // Accepted with no effect here: serializers are bytes, and there is no idempotence yet.
-            case "key.serializer", "value.serializer", "enable.idempotence", "partitioner.class", "send.buffer.bytes",
-                "receive.buffer.bytes":
+            case "enable.idempotence":
+                // Refused rather than ignored: this producer does not send producer ids and sequences.
+                guard value.trimmingWhitespace().lowercased() == "false" else {
+                    throw .invalidConfig(
+                        name: key, value: value, reason: "samsa's producer is not idempotent; set enable.idempotence=false")
+                }
+            // Accepted with no effect here: serializers are bytes, the partitioner is Kafka's default, and socket
+            // buffers are the system's.
+            case "key.serializer", "value.serializer", "partitioner.class", "send.buffer.bytes", "receive.buffer.bytes":
                 break
             default:
                 continue
