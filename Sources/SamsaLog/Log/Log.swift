@@ -48,6 +48,16 @@ public final class Log: Sendable {
         var closed = false
         /// Headers with assigned offsets, kept for the duration of one write.
         var headerScratch: [UInt8] = []
+        /// Segments renamed `.deleted` (by retention or a cleaner swap) whose files are removed once
+        /// `file.delete.delay.ms` has passed (see Retention/).
+        var pendingDeletions: [(segment: LogSegment, dueMs: Int64)] = []
+        /// The cleaner's clean point (offsets below it were cleaned), when known (see Cleaner/).
+        var firstDirtyOffset: Int64?
+        /// The last cleaning of this log in this process.
+        var lastCleaning: CleanerStats?
+        /// The earliest delete horizon the cleaner wrote on batches that still hold tombstones: once it has passed,
+        /// a cleaning can remove them even if nothing new was written.
+        var earliestDeleteHorizonMs: Int64?
 
         var active: LogSegment { segments[segments.count - 1] }
 
@@ -530,6 +540,9 @@ public final class Log: Sendable {
             state.closed = true
             do throws(FileSystemError) {
                 for segment in state.segments { try segment.close() }
+                // Segments scheduled for removal go now (open slices keep their descriptors).
+                for pending in state.pendingDeletions { try pending.segment.removeFiles() }
+                state.pendingDeletions.removeAll()
             } catch {
                 throw .io(error)
             }
