@@ -6,8 +6,9 @@ import Darwin
 import Synchronization
 
 /// Holds the cleaner's I/O to `log.cleaner.io.max.bytes.per.second` across all cleaner threads (Kafka's
-/// `Throttler`): bytes are counted as they are read or written; every `checkIntervalNs` the observed rate is
-/// compared with the desired one and the caller sleeps long enough to bring it back down.
+/// `Throttler`): bytes are counted as they are read or written; every `checkIntervalNs` (or sooner, once an
+/// interval's worth of bytes went by) the observed rate is compared with the desired one and the caller sleeps
+/// long enough to bring it back down.
 ///
 /// ```swift
 /// let throttler = Throttler(bytesPerSecond: 10 << 20)
@@ -38,7 +39,11 @@ final class Throttler: Sendable {
             state.observed += Double(bytes)
             let now = monotonicNanos()
             let elapsed = now - state.periodStart
-            guard elapsed > checkIntervalNs else { return }
+            // Checked once per interval, or as soon as a whole interval's worth of bytes went by (a burst
+            // shorter than the interval is held back too).
+            guard elapsed > checkIntervalNs || state.observed >= bytesPerSecond * Double(checkIntervalNs) / 1e9 else {
+                return
+            }
             let rate = state.observed / (Double(elapsed) / 1e9)
             if rate > bytesPerSecond {
                 let wanted = state.observed / bytesPerSecond * 1e9
