@@ -40,17 +40,19 @@ import Testing
     }
 
     @Test func offsetMapHoldsTheLatestOffsetPerKeyThroughCollisions() {
-        // 50 slots: keys collide on their first slot, and probing must find each one.
+        // 50 slots' worth of memory: the table starts at 2 slots, grows to 8 then to 42 (what 8 leaves of 50);
+        // keys collide on their first slot, and probing must find each one.
         let map = SkimpyOffsetMap(memory: 50 * SkimpyOffsetMap.bytesPerEntry)
-        #expect(map.slots == 50)
+        #expect(map.slots == 2 && map.maxSlots == 42)
         var expected: [String: Int64] = [:]
         var rng = SplitMix64(seed: 9)
         for offset in Int64(0)..<400 {
-            let key = "k\(rng.next() % 45)"
+            let key = "k\(rng.next() % 38)"
             Array(key.utf8).withUnsafeBytes { map.put(map.digest($0), offset: offset) }
             expected[key] = offset
         }
         #expect(map.size == expected.count)
+        #expect(map.slots == 42 && map.peakSlots == 42)
         for (key, offset) in expected {
             #expect(Array(key.utf8).withUnsafeBytes { map.get(map.digest($0)) } == offset, "\(key)")
         }
@@ -61,6 +63,18 @@ import Testing
         map.clear()
         #expect(map.size == 0)
         #expect(Array("k1".utf8).withUnsafeBytes { map.get(map.digest($0)) } == -1)
+    }
+
+    @Test func offsetMapGrowthStaysWithinItsMemoryAndReachesFourFifthsOfIt() {
+        for limit in [100, 1_000, 43_690, 65_536, 1_000_000, 5_592_405, 89_478_485] {
+            let first = max(1, min(SkimpyOffsetMap.initialSlots, limit / 20))
+            let steps = SkimpyOffsetMap.growthSteps(from: first, limit: limit)
+            for (old, new) in zip(steps, steps.dropFirst()) {
+                #expect(old + new <= limit, "limit \(limit): \(steps)")
+                #expect(new > old)
+            }
+            #expect(Double(steps.last!) >= 0.8 * Double(limit), "limit \(limit): \(steps)")
+        }
     }
 
     // MARK: What a cleaning keeps

@@ -5,4 +5,5 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("LogBenchmarks placeholder") { benchmark in
         for _ in benchmark.scaledIterations { blackHole(0) }
     }
+    cleanerBenchmarks()
 }

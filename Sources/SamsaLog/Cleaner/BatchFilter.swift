@@ -25,6 +25,8 @@ struct BatchFilter {
     private var decompressed: [UInt8] = []
     private var records: [UInt8] = []
     private var retained: [RawRecord] = []
+    private var located: [RawRecord] = []
+    private var digests: [KeyDigest] = []
 
     /// Calls `body` with the batch's records section, decompressed into a reused buffer when the batch is
     /// compressed.
@@ -101,18 +103,38 @@ struct BatchFilter {
         let horizonPassed = hasHorizon && now >= batch.baseTimestamp
         var tombstones = false
         retained.removeAll(keepingCapacity: true)
+        located.removeAll(keepingCapacity: true)
+        digests.removeAll(keepingCapacity: true)
+        // First every record's place and its key's digest, touching the digests' slots so that the map's cache
+        // misses overlap; then the decisions.
         var p = 0
         for i in 0..<count {
             let record: RawRecord
             do { record = try RawRecord.locate(section, at: &p, index: i) } catch {
                 throw .log(.corruptBatch(file: file, position: position, reason: error))
             }
+            located.append(record)
+            if let key = record.key(in: section), base + Int64(record.offsetDelta) <= latest {
+                digests.append(map.digest(key))
+            }
+        }
+        digests.withUnsafeBufferPointer { map.touch($0) }
+        guard p == section.count else {
+            throw .log(
+                .corruptBatch(
+                    file: file, position: position,
+                    reason: .corruptRecord(index: count, position: p, reason: "\(section.count - p) bytes after the last declared record")))
+        }
+        var nextDigest = 0
+        for record in located {
             let offset = base + Int64(record.offsetDelta)
             let keep: Bool
             if offset > latest {
                 keep = true  // past the map: not considered by this cleaning
-            } else if let key = record.key(in: section) {
-                if offset < map.get(map.digest(key)) {
+            } else if record.keyStart >= 0 {
+                let digest = digests[nextDigest]
+                nextDigest += 1
+                if offset < map.get(digest) {
                     keep = false  // a later record has this key
                 } else if record.hasValue {
                     keep = true
@@ -128,12 +150,6 @@ struct BatchFilter {
                 retained.append(record)
                 if !record.hasValue { tombstones = true }
             }
-        }
-        guard p == section.count else {
-            throw .log(
-                .corruptBatch(
-                    file: file, position: position,
-                    reason: .corruptRecord(index: count, position: p, reason: "\(section.count - p) bytes after the last declared record")))
         }
         if retained.isEmpty {
             if keepEmpty { writeEmptyHeader(of: batch) }
@@ -167,7 +183,15 @@ struct BatchFilter {
     ) throws(CleanerError) {
         let oldBase = batch.baseTimestamp
         let newBase = needHorizon ? now &+ deleteRetentionMs : oldBase
-        records.removeAll(keepingCapacity: true)
+        let codec = batch.compression ?? .none
+        let start = output.count
+        output.append(contentsOf: UnsafeRawBufferPointer(rebasing: batch.bytes[0..<RecordBatch.headerSize]))
+        // Uncompressed records go straight after the header; others are gathered, then compressed there.
+        if codec == .none {
+            swap(&records, &output)
+        } else {
+            records.removeAll(keepingCapacity: true)
+        }
         var maxTimestamp: Int64 = -1
         for record in kept {
             let timestamp = oldBase &+ record.timestampDelta
@@ -187,11 +211,8 @@ struct BatchFilter {
             }
         }
         if batch.timestampType == .logAppendTime { maxTimestamp = batch.maxTimestamp }
-        let start = output.count
-        output.append(contentsOf: UnsafeRawBufferPointer(rebasing: batch.bytes[0..<RecordBatch.headerSize]))
-        let codec = batch.compression ?? .none
         if codec == .none {
-            output.append(contentsOf: records)
+            swap(&records, &output)
         } else {
             do {
                 try records.withBytes { (section) throws(CompressionError) in

@@ -34,6 +34,7 @@ final class Cleaner: @unchecked Sendable {
 
     private var readBuffer: [UInt8]
     private var filter = BatchFilter()
+    private var mapper = RecordMapper()
     private var transactions = TransactionIndex()
 
     init(
@@ -49,12 +50,12 @@ final class Cleaner: @unchecked Sendable {
         self.ioBufferSize = config.ioBufferSizePerThread
         self.readBuffer = [UInt8](repeating: 0, count: config.ioBufferSizePerThread)
         precondition(
-            Double(offsetMap.slots) * config.dedupeBufferLoadFactor > 1,
+            Double(offsetMap.maxSlots) * config.dedupeBufferLoadFactor > 1,
             "the offset map is too small to hold one key: raise log.cleaner.dedupe.buffer.size")
     }
 
     /// The most keys the map takes before the pass stops.
-    var maxDesiredMapSize: Int { Int(Double(offsetMap.slots) * config.dedupeBufferLoadFactor) }
+    var maxDesiredMapSize: Int { Int(Double(offsetMap.maxSlots) * config.dedupeBufferLoadFactor) }
 
     // MARK: One cleaning
 
@@ -76,9 +77,10 @@ final class Cleaner: @unchecked Sendable {
             log, Array(nonActive), from: toClean.firstDirtyOffset, to: toClean.firstUncleanableOffset, stats: &stats)
         let endOffset = offsetMap.latestOffset + 1
         stats.bufferUtilization = offsetMap.utilization
+        stats.offsetMapBytes = Int64(offsetMap.peakSlots * SkimpyOffsetMap.bytesPerEntry)
         stats.mapElapsedSeconds = Double(monotonicNanos() - started) / 1e9
         if endOffset <= toClean.firstDirtyOffset && stats.mapFilled {
-            throw .offsetMapTooSmall(slots: offsetMap.slots, offset: toClean.firstDirtyOffset)
+            throw .offsetMapTooSmall(slots: offsetMap.maxSlots, offset: toClean.firstDirtyOffset)
         }
         logger.debug(
             "cleaner \(id): \(log.directory): offset map of \(offsetMap.size) keys over [\(toClean.firstDirtyOffset), \(endOffset))")
@@ -141,59 +143,138 @@ final class Cleaner: @unchecked Sendable {
     ) throws(CleanerError) -> Bool {
         let maxSize = maxDesiredMapSize
         let map = offsetMap
+        let path = snapshot.segment.log.path
         var full = false
         try forEachBatch(snapshot, from: position) { (batch, at) throws(CleanerError) -> Bool in
             stats.mapBytesRead += Int64(batch.sizeInBytes)
+            stats.mapMessagesRead += Int64(batch.recordCount)
             let producerId = batch.producerId
             if batch.isControl {
-                try filter.withRecordsSection(batch, file: snapshot.segment.log.path, position: at) { (section) throws(CleanerError) in
-                    var p = 0
-                    guard batch.recordCount > 0 else { return }
-                    let record = try locate(section, &p, 0, snapshot, at)
-                    stats.mapMessagesRead += 1
-                    guard let key = record.key(in: section), key.count >= 4 else { return }
-                    switch key.loadBigEndian(at: 2, as: Int16.self) {
-                    case ControlRecord.Kind.commit.rawValue:
-                        transactions.onCommit(producerId: producerId) { digest, offset in map.put(digest, offset: offset) }
-                    case ControlRecord.Kind.abort.rawValue:
-                        transactions.onAbort(producerId: producerId, markerOffset: batch.baseOffset + Int64(record.offsetDelta))
-                    default: break
-                    }
-                }
-            } else {
-                let transactional = batch.isTransactional && producerId >= 0
-                if transactional { transactions.onTransactionalBatch(producerId: producerId, baseOffset: batch.baseOffset) }
-                let base = batch.baseOffset
-                let count = Int(batch.recordCount)
-                let stopped = try filter.withRecordsSection(batch, file: snapshot.segment.log.path, position: at) {
-                    (section) throws(CleanerError) -> Bool in
-                    var p = 0
-                    for i in 0..<count {
-                        let record = try locate(section, &p, i, snapshot, at)
-                        stats.mapMessagesRead += 1
-                        guard record.keyStart >= 0 else { continue }
-                        let offset = base + Int64(record.offsetDelta)
-                        guard offset >= startOffset else { continue }
-                        if map.size + transactions.entryCount >= maxSize { return true }
-                        let digest = map.digest(record.key(in: section)!)
-                        if transactional {
-                            transactions.addPending(producerId: producerId, digest: digest, offset: offset)
-                        } else {
-                            map.put(digest, offset: offset)
-                        }
-                    }
-                    try checkEnd(section, p, count, snapshot, at)
-                    return false
-                }
-                if stopped {
+                try mapControlBatch(batch, path: path, position: at)
+            } else if batch.isTransactional && producerId >= 0 {
+                transactions.onTransactionalBatch(producerId: producerId, baseOffset: batch.baseOffset)
+                if try mapTransactionalBatch(batch, startOffset: startOffset, maxSize: maxSize, path: path, position: at) {
                     full = true
                     return true
+                }
+            } else {
+                // The common case, kept tight: keys straight into the map, the budget checked per record.
+                let budget = maxSize - transactions.entryCount
+                let base = batch.baseOffset
+                let count = Int(batch.recordCount)
+                let outcome = try filter.withRecordsSection(batch, file: path, position: at) { (section) -> MapOutcome in
+                    mapper.mapRecords(section, count: count, baseOffset: base, startOffset: startOffset, map: map, budget: budget)
+                }
+                switch outcome {
+                case .done: break
+                case .full:
+                    full = true
+                    return true
+                case .corrupt(let index, let recordPosition):
+                    throw .log(
+                        .corruptBatch(
+                            file: path, position: at,
+                            reason: .corruptRecord(index: index, position: recordPosition, reason: "malformed record")))
                 }
             }
             transactions.onBatch(producerId: producerId, lastOffset: batch.lastOffset)
             if batch.lastOffset >= startOffset { map.updateLatestOffset(batch.lastOffset) }
             return false
         }
+        return full
+    }
+
+    enum MapOutcome {
+        case done
+        case full
+        case corrupt(index: Int, position: Int)
+    }
+
+    /// The map pass's inner loop, with its reused scratch.
+    struct RecordMapper {
+        private var keys: [(digest: KeyDigest, offset: Int64)] = []
+        private var digests: [KeyDigest] = []
+
+        /// Puts every keyed record at or past `startOffset` into the map, stopping when it holds `budget` keys.
+        /// The batch's digests are computed and their slots touched first, so the map's cache misses overlap.
+        mutating func mapRecords(
+            _ section: UnsafeRawBufferPointer, count: Int, baseOffset: Int64, startOffset: Int64, map: SkimpyOffsetMap,
+            budget: Int
+        ) -> MapOutcome {
+            keys.removeAll(keepingCapacity: true)
+            digests.removeAll(keepingCapacity: true)
+            var p = 0
+            for i in 0..<count {
+                guard let record = RawRecord.locate(section, at: p) else { return .corrupt(index: i, position: p) }
+                p = record.end
+                guard record.keyStart >= 0 else { continue }
+                let offset = baseOffset + Int64(record.offsetDelta)
+                guard offset >= startOffset else { continue }
+                let digest = map.digest(UnsafeRawBufferPointer(rebasing: section[record.keyStart..<(record.keyStart + record.keyCount)]))
+                digests.append(digest)
+                keys.append((digest, offset))
+            }
+            guard p == section.count else { return .corrupt(index: count, position: p) }
+            digests.withUnsafeBufferPointer { map.touch($0) }
+            for key in keys {
+                if map.size >= budget { return .full }
+                map.put(key.digest, offset: key.offset)
+            }
+            return .done
+        }
+    }
+
+    /// A transaction marker: a COMMIT hands its transaction's records to the map, an ABORT marks them aborted.
+    private func mapControlBatch(_ batch: RecordBatch, path: String, position at: Int64) throws(CleanerError) {
+        guard batch.recordCount > 0 else { return }
+        let map = offsetMap
+        let producerId = batch.producerId
+        let marker = try filter.withRecordsSection(batch, file: path, position: at) { (section) -> (Int16, Int64)? in
+            guard let record = RawRecord.locate(section, at: 0), record.keyStart >= 0, record.keyCount >= 4 else { return nil }
+            let key = UnsafeRawBufferPointer(rebasing: section[record.keyStart..<(record.keyStart + record.keyCount)])
+            return (key.loadBigEndian(at: 2, as: Int16.self), batch.baseOffset + Int64(record.offsetDelta))
+        }
+        guard let (type, offset) = marker else {
+            throw .log(.corruptBatch(file: path, position: at, reason: .invalidControlRecord(reason: "no control record key")))
+        }
+        switch type {
+        case ControlRecord.Kind.commit.rawValue:
+            transactions.onCommit(producerId: producerId) { digest, offset in map.put(digest, offset: offset) }
+        case ControlRecord.Kind.abort.rawValue:
+            transactions.onAbort(producerId: producerId, markerOffset: offset)
+        default: break
+        }
+    }
+
+    /// A batch of an open transaction: its keys wait for the marker. Returns true when the budget ran out.
+    private func mapTransactionalBatch(
+        _ batch: RecordBatch, startOffset: Int64, maxSize: Int, path: String, position at: Int64
+    ) throws(CleanerError) -> Bool {
+        let map = offsetMap
+        let base = batch.baseOffset
+        let producerId = batch.producerId
+        var found: [(KeyDigest, Int64)] = []
+        var full = false
+        let budget = maxSize - map.size - transactions.entryCount
+        let count = Int(batch.recordCount)
+        try filter.withRecordsSection(batch, file: path, position: at) { (section) throws(CleanerError) in
+            var p = 0
+            for i in 0..<count {
+                guard let record = RawRecord.locate(section, at: p) else {
+                    throw .log(.corruptBatch(file: path, position: at, reason: .corruptRecord(index: i, position: p, reason: "malformed record")))
+                }
+                p = record.end
+                guard let key = record.key(in: section) else { continue }
+                let offset = base + Int64(record.offsetDelta)
+                guard offset >= startOffset else { continue }
+                if found.count >= budget {
+                    full = true
+                    return
+                }
+                found.append((map.digest(key), offset))
+            }
+        }
+        for (digest, offset) in found { transactions.addPending(producerId: producerId, digest: digest, offset: offset) }
         return full
     }
 
@@ -346,26 +427,6 @@ final class Cleaner: @unchecked Sendable {
                 continue
             }
             position += Int64(consumed)
-        }
-    }
-
-    @inline(__always)
-    private func locate(
-        _ section: UnsafeRawBufferPointer, _ p: inout Int, _ index: Int, _ snapshot: SegmentSnapshot, _ at: Int64
-    ) throws(CleanerError) -> RawRecord {
-        do { return try RawRecord.locate(section, at: &p, index: index) } catch {
-            throw .log(.corruptBatch(file: snapshot.segment.log.path, position: at, reason: error))
-        }
-    }
-
-    private func checkEnd(
-        _ section: UnsafeRawBufferPointer, _ p: Int, _ count: Int, _ snapshot: SegmentSnapshot, _ at: Int64
-    ) throws(CleanerError) {
-        guard p == section.count else {
-            throw .log(
-                .corruptBatch(
-                    file: snapshot.segment.log.path, position: at,
-                    reason: .corruptRecord(index: count, position: p, reason: "\(section.count - p) bytes after the last declared record")))
         }
     }
 

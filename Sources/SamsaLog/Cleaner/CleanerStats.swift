@@ -26,6 +26,8 @@ public struct CleanerStats: Sendable, Equatable, CustomStringConvertible {
     /// The offset map's fill when it was complete, and whether it filled up before the dirty section's end.
     public var bufferUtilization: Double = 0
     public var mapFilled = false
+    /// The largest offset map table the cleaner thread has used (within `log.cleaner.dedupe.buffer.size`).
+    public var offsetMapBytes: Int64 = 0
     public var segmentsBefore = 0
     public var segmentsAfter = 0
     /// Groups of segments swapped for a cleaned one.
@@ -63,6 +65,7 @@ public struct CleanerStats: Sendable, Equatable, CustomStringConvertible {
             "\(name): cleaned offsets [\(firstDirtyOffset), \(endOffset)) in \(groupsCleaned) segment groups",
             "  \(mb(bytesRead)) MB of log processed in \(formatted(elapsedSeconds, 3)) s (\(formatted(throughputMBps)) MB/s)",
             "  indexed \(mb(mapBytesRead)) MB in \(formatted(mapElapsedSeconds, 3)) s, buffer utilization \(percent(bufferUtilization))"
+                + " of a \(mb(offsetMapBytes)) MB map"
                 + (mapFilled ? " (map full: stopped early)" : ""),
             "  cleaned \(mb(bytesRead)) MB in \(formatted(cleanSeconds, 3)) s",
             "  log size \(mb(sizeBefore)) MB -> \(mb(sizeAfter)) MB; records read \(messagesRead), kept \(messagesWritten)",

@@ -22,52 +22,67 @@ struct RawRecord {
     var hasValue: Bool
 
     /// Locates the record at `position`, advancing it past the record. Fields are checked to lie inside the
-    /// record; header contents are skipped (they are copied, not read).
+    /// record; header contents are skipped (they are copied, not read). Throws, naming the record, when the
+    /// bytes are not a record.
     @inline(__always)
     static func locate(_ section: UnsafeRawBufferPointer, at position: inout Int, index: Int) throws(RecordBatchError) -> RawRecord {
-        let start = position
-        func corrupt(_ reason: String) -> RecordBatchError { .corruptRecord(index: index, position: start, reason: reason) }
-        var p = position
-        let length: Int32
-        do { length = try Varint.readInt32(section, at: &p) } catch { throw corrupt(error.description) }
-        guard length >= Int32(Record.minimumSize - 1) else { throw corrupt("record length \(length)") }
-        let end = p + Int(length)
-        guard end <= section.count else { throw corrupt("record length \(length) runs past the records section") }
-        let body = UnsafeRawBufferPointer(rebasing: section[..<end])
-        let attributes = body[p]
-        p += 1
-        let timestampDelta: Int64
-        let offsetDelta: Int32
-        let keyLength: Int32
-        do {
-            timestampDelta = try Varint.readInt64(body, at: &p)
-            offsetDelta = try Varint.readInt32(body, at: &p)
-        } catch {
-            throw corrupt(error.description)
+        guard let record = locate(section, at: position) else {
+            throw .corruptRecord(index: index, position: position, reason: "malformed record (lengths or varints out of bounds)")
         }
+        position = record.end
+        return record
+    }
+
+    /// The record at `position`, or nil when the bytes there are not one.
+    @inline(__always)
+    static func locate(_ section: UnsafeRawBufferPointer, at position: Int) -> RawRecord? {
+        guard let base = section.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return nil }
+        var p = position
+        guard let length = varint(base, &p, section.count), length >= Int64(Record.minimumSize - 1),
+            length <= Int64(section.count - p)
+        else { return nil }
+        let end = p + Int(length)
+        let attributes = base[p]
+        p += 1
+        guard let timestampDelta = varint(base, &p, end), let offsetDelta = varint(base, &p, end),
+            offsetDelta >= 0, offsetDelta <= Int64(Int32.max)
+        else { return nil }
         let tailStart = p
-        do { keyLength = try Varint.readInt32(body, at: &p) } catch { throw corrupt(error.description) }
+        guard let keyLength = varint(base, &p, end) else { return nil }
         var keyStart = -1
         var keyCount = 0
         if keyLength >= 0 {
-            guard p + Int(keyLength) <= end else { throw corrupt("key of \(keyLength) bytes runs past the record") }
+            guard keyLength <= Int64(end - p) else { return nil }
             keyStart = p
             keyCount = Int(keyLength)
             p += keyCount
         } else if keyLength != -1 {
-            throw corrupt("negative key length \(keyLength)")
+            return nil
         }
-        let valueLength: Int32
-        do { valueLength = try Varint.readInt32(body, at: &p) } catch { throw corrupt(error.description) }
-        if valueLength >= 0 {
-            guard p + Int(valueLength) <= end else { throw corrupt("value of \(valueLength) bytes runs past the record") }
-        } else if valueLength != -1 {
-            throw corrupt("negative value length \(valueLength)")
-        }
-        position = end
+        guard let valueLength = varint(base, &p, end), valueLength >= -1, valueLength <= Int64(end - p) else { return nil }
         return RawRecord(
-            start: start, end: end, attributes: attributes, timestampDelta: timestampDelta, offsetDelta: offsetDelta,
-            tailStart: tailStart, keyStart: keyStart, keyCount: keyCount, hasValue: valueLength >= 0)
+            start: position, end: end, attributes: attributes, timestampDelta: timestampDelta,
+            offsetDelta: Int32(offsetDelta), tailStart: tailStart, keyStart: keyStart, keyCount: keyCount,
+            hasValue: valueLength >= 0)
+    }
+
+    /// A zigzag varint of at most 10 bytes before `end`, or nil.
+    @inline(__always)
+    static func varint(_ base: UnsafePointer<UInt8>, _ p: inout Int, _ end: Int) -> Int64? {
+        guard p < end else { return nil }
+        var byte = base[p]
+        p += 1
+        if byte < 0x80 { return Int64(byte >> 1) ^ -Int64(byte & 1) }
+        var raw = UInt64(byte & 0x7F)
+        var shift: UInt64 = 7
+        repeat {
+            guard p < end, shift < 64 else { return nil }
+            byte = base[p]
+            p += 1
+            raw |= UInt64(byte & 0x7F) << shift
+            shift += 7
+        } while byte >= 0x80
+        return Int64(bitPattern: raw >> 1) ^ -Int64(bitPattern: raw & 1)
     }
 
     @inline(__always)
