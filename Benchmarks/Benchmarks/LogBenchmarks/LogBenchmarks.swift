@@ -5,5 +5,4 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("LogBenchmarks placeholder") { benchmark in
         for _ in benchmark.scaledIterations { blackHole(0) }
     }
-    cleanerBenchmarks()
 }
