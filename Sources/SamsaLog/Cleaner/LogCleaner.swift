@@ -21,8 +21,10 @@ public final class LogCleaner: Sendable {
     let logger: Logger
     /// Where the logs to clean come from (the manager's open logs), set once the manager exists.
     private let logSource = Mutex<(@Sendable () -> [TopicPartition: Log])?>(nil)
-    /// Idle cleaners (each with its offset map), taken by a thread or a synchronous cleaning.
+    /// Idle cleaners (each with its offset map), taken for one cleaning by a thread or a synchronous call. There
+    /// are never more than `log.cleaner.threads` of them, so their maps never take more than the dedupe buffer.
     private let pool = Mutex<[Cleaner]>([])
+    private let available: DispatchSemaphore
     private let created = Atomic<Int>(0)
     private let stopping = Atomic<Bool>(false)
     private let started = Atomic<Bool>(false)
@@ -35,6 +37,7 @@ public final class LogCleaner: Sendable {
         self.throttler = Throttler(bytesPerSecond: config.maxIoBytesPerSecond)
         self.clock = clock
         self.logger = logger
+        self.available = DispatchSemaphore(value: max(config.threads, 1))
     }
 
     func setLogSource(_ source: @escaping @Sendable () -> [TopicPartition: Log]) {
@@ -55,10 +58,10 @@ public final class LogCleaner: Sendable {
             finished.enter()
             DispatchQueue(label: "samsa.log-cleaner-\(i)").async { [self] in
                 defer { finished.leave() }
-                let cleaner = takeCleaner()
-                defer { giveBack(cleaner) }
                 while !stopping.load(ordering: .acquiring) {
+                    let cleaner = takeCleaner()
                     let cleaned = (try? cleanFilthiestLog(using: cleaner)) ?? nil
+                    giveBack(cleaner)
                     if cleaned == nil {
                         _ = wakeup.wait(timeout: .now() + .milliseconds(Int(clamping: config.backoffMs)))
                     }
@@ -125,7 +128,9 @@ public final class LogCleaner: Sendable {
         }
     }
 
+    /// An idle cleaner, waiting for one when all are busy.
     private func takeCleaner() -> Cleaner {
+        available.wait()
         if let cleaner = pool.withLock({ $0.popLast() }) { return cleaner }
         let id = created.wrappingAdd(1, ordering: .relaxed).oldValue
         return Cleaner(
@@ -134,8 +139,7 @@ public final class LogCleaner: Sendable {
     }
 
     private func giveBack(_ cleaner: Cleaner) {
-        pool.withLock { pool in
-            if pool.count < max(config.threads, 1) { pool.append(cleaner) }
-        }
+        pool.withLock { $0.append(cleaner) }
+        available.signal()
     }
 }
