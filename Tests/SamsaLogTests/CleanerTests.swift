@@ -105,6 +105,22 @@ import Testing
         #expect(c.log.logEndOffset == 300)
     }
 
+    @Test func offsetsWrittenAgainAfterATruncationBelowTheCleanPointAreCleaned() throws {
+        let c = try CompactedLog()
+        for round in 0..<30 { try c.append((0..<10).map { (key: "k\($0)", value: "v\(round)") }) }
+        try c.log.roll()
+        #expect(try c.clean().endOffset == 300)
+        // A follower-style cut below the clean point (to the start of the last batch, 290)...
+        #expect(try c.log.truncate(to: 295) == 290)
+        // ...then ten versions of one key over offsets the cleaner had counted as clean, and other keys after.
+        try c.append((0..<10).map { (key: "d", value: "d\($0)") })
+        try c.append((0..<10).map { (key: "e\($0)", value: "e") })
+        try c.log.roll()
+        let stats = try c.clean()
+        #expect(stats.firstDirtyOffset == 290)
+        #expect(try c.records().filter { $0.key == "d" }.map(\.value) == ["d9"])
+    }
+
     @Test func theActiveSegmentIsNeverCleaned() throws {
         let c = try CompactedLog()
         for round in 0..<20 { try c.append((0..<5).map { (key: "k\($0)", value: "old-\(round)") }) }

@@ -13,7 +13,7 @@ struct LogToClean {
     var needCompactionNow: Bool
     /// A delete horizon the cleaner wrote has passed: expired tombstones can go.
     var tombstonesDue: Bool
-    /// The checkpointed clean point was outside the log (reset to the log start).
+    /// The checkpointed clean point was outside the log (reset to the log start) or above a truncation.
     var checkpointReset: Bool
 
     var totalBytes: Int64 { cleanBytes + cleanableBytes }
@@ -38,8 +38,10 @@ extension Log {
         try state.withLock { (state) throws(LogError) -> LogToClean in
             guard !state.closed else { throw .closed(directory: directory) }
             let config = state.config
-            var firstDirty = lastCleanOffset ?? state.firstDirtyOffset ?? state.logStartOffset
-            var reset = false
+            // The checkpointed clean point, unless the log was cut below it since (then the cut is).
+            let known = [lastCleanOffset, state.firstDirtyOffset].compactMap { $0 }.min()
+            var firstDirty = known ?? state.logStartOffset
+            var reset = known != lastCleanOffset && lastCleanOffset != nil
             if firstDirty < state.logStartOffset || firstDirty > state.logEndOffset {
                 firstDirty = state.logStartOffset
                 reset = true

@@ -451,6 +451,8 @@ public final class Log: Sendable {
             }
             try segment.recomputeMaxTimestamp()
             state.recoveryPoint = min(state.recoveryPoint, state.logEndOffset)
+            // Offsets written again after the cut are dirty, whatever the cleaner had done below it.
+            if let clean = state.firstDirtyOffset, clean > state.logEndOffset { state.firstDirtyOffset = state.logEndOffset }
             return state.logEndOffset
         }
     }
