@@ -16,5 +16,8 @@ struct Samsa: AsyncParsableCommand {
 
     /// Every subcommand, one per line (kept sorted).
     static let commands: [any ParsableCommand.Type] = [
+        BenchCommand.self,
+        DumpLogCommand.self,
+        ReplayCommand.self,
     ]
 }
