@@ -27,18 +27,23 @@ import Testing
         let temp = TemporaryDirectory()
         var options = Bench.Options(directory: temp.path, sizeMB: 2)
         options.randomReads = 50
+        options.rounds = 2
         var steps: [String] = []
         let report = try Bench.run(options) { steps.append($0) }
-        #expect(report.measurements.map(\.name) == ["append", "read", "read-random", "recovery"])
+        #expect(report.measurements.map(\.name) == ["append", "append-raw", "read", "read-random", "recovery"])
         let append = report.measurements[0]
         let batches = Int64(append.operations)
         #expect(append.records == batches * Int64(report.recordsPerBatch))
         #expect(append.bytes >= 2 << 20 - (16 << 10) && append.bytes <= 2 << 20)
         // Reading and recovery cover exactly what was appended.
-        #expect(report.measurements[1].records == append.records)
-        #expect(report.measurements[1].bytes == append.bytes)
-        #expect(report.measurements[3].records == append.records)
-        for m in report.measurements { #expect(m.seconds > 0 && m.baselineSeconds > 0, "\(m.name)") }
+        #expect(report.measurements[1].bytes == append.bytes && report.measurements[1].records == append.records)
+        #expect(report.measurements[2].records == append.records)
+        #expect(report.measurements[2].bytes == append.bytes)
+        #expect(report.measurements[4].records == append.records)
+        for m in report.measurements {
+            #expect(m.samples.count == 2 && m.baselineSamples.count == 2, "\(m.name): one time per round and side")
+            #expect(m.seconds == m.samples.min() && m.seconds > 0 && m.baselineSeconds > 0, "\(m.name)")
+        }
         #expect(report.cleaning == "n/a until compaction lands")
         #expect(!steps.isEmpty)
         // The temporary data directory is gone.
@@ -46,11 +51,11 @@ import Testing
 
         let object = try #require(try JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: Any])
         let results = try #require(object["results"] as? [[String: Any]])
-        #expect(results.map { $0["name"] as? String } == ["append", "read", "read-random", "recovery"])
+        #expect(results.map { $0["name"] as? String } == ["append", "append-raw", "read", "read-random", "recovery"])
         #expect(results[0]["bytes"] as? Int64 == append.bytes)
         #expect(object["cleaning"] as? String == "n/a until compaction lands")
         let table = report.table()
-        for name in ["append", "read", "read-random", "recovery", "cleaning"] {
+        for name in ["append", "append-raw", "read", "read-random", "recovery", "cleaning"] {
             #expect(table.split(separator: "\n").contains { $0.hasPrefix(name + " ") }, "\(name) row")
         }
     }

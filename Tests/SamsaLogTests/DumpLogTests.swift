@@ -155,6 +155,26 @@ import Testing
         #expect(summary.timeIndexProblems == 1)
     }
 
+    @Test func indexSanityCheckPassesKafkasIndexesAndFailsAPartialEntry() throws {
+        let temp = TemporaryDirectory()
+        let (path, manifest) = try temp.copyFixture("zstd")
+        let segment = manifest.segments[0]
+        let index = path + "/\(segment).index"
+        let time = path + "/\(segment).timeindex"
+        let (out, err, _) = Self.dump([index, time]) { $0.indexSanityCheck = true }
+        #expect(out == ["Dumping \(index)", "\(index) passed sanity check.", "Dumping \(time)", "\(time) passed sanity check."])
+        #expect(err.isEmpty)
+        // A torn write left half an entry at the end.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: index))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data([0, 0, 0, 9]))
+        try handle.close()
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: index)[.size] as? Int)
+        let (_, errAfter, summary) = Self.dump([index]) { $0.indexSanityCheck = true }
+        #expect(errAfter == ["Error: Index file \(index) is corrupt, found \(size) bytes which is neither positive nor a multiple of 8"])
+        #expect(summary.errors.count == 1)
+    }
+
     @Test func tornTailIsReportedAsInvalidBytes() throws {
         let manifest = try Fixtures.manifest("torn-tail")
         let expectation = try #require(manifest.expected_after_recovery)

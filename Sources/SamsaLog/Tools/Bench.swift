@@ -1,3 +1,5 @@
+import Logging
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -52,6 +54,8 @@ public enum Bench {
         public var soakGB: Int?
         /// Keep the data directory afterwards.
         public var keep = false
+        /// Times each pair is measured (alternating which side goes first); the best of each side is reported.
+        public var rounds = 3
 
         public init(directory: String? = nil, sizeMB: Int = 1024, soakGB: Int? = nil) {
             self.directory = directory
@@ -67,9 +71,13 @@ public enum Bench {
         public var bytes: Int64
         public var records: Int64
         public var operations: Int
-        public var seconds: Double
+        /// The time of each round (samsa's side, then the baseline's); the best is reported.
+        public var samples: [Double]
         public var baseline: String
-        public var baselineSeconds: Double
+        public var baselineSamples: [Double]
+
+        public var seconds: Double { samples.min() ?? .nan }
+        public var baselineSeconds: Double { baselineSamples.min() ?? .nan }
 
         /// MB = 1,048,576 bytes, as Kafka's perf tools count them.
         public var megabytesPerSecond: Double { Double(bytes) / 1_048_576 / seconds }
@@ -116,74 +124,138 @@ public enum Bench {
 
     static let cleaningPending = "n/a until compaction lands"
 
-    /// Runs every measurement; `progress` gets a short line as each starts.
-    public static func run(_ options: Options, progress: ((String) -> Void)? = nil) throws(BenchError) -> Report {
+    /// Runs every measurement; `progress` gets a short line as each starts. Each pair (samsa, baseline) is timed
+    /// `options.rounds` times, alternating which goes first, and the best time of each side is kept: on a shared
+    /// machine, the best run is the one least disturbed by others.
+    public static func run(
+        _ options: Options, logger: Logger = Logger(label: "samsa.bench"), progress: ((String) -> Void)? = nil
+    ) throws(BenchError) -> Report {
         guard options.sizeMB >= 1, options.recordSize >= 1, options.batchBytes >= RecordBatch.headerSize + options.recordSize + 16 else {
             throw .invalidOption("size must be at least 1 MiB and a batch must hold at least one record")
         }
+        guard options.rounds >= 1 else { throw .invalidOption("rounds must be at least 1") }
         let parent = options.directory ?? (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp")
         let root = try makeTemporaryDirectory(in: parent)
         defer { if !options.keep { try? LogManager.removeTree(root, fileSystem: PosixFileSystem()) } }
         let (batch, recordsPerBatch) = makeBatch(recordSize: options.recordSize, batchBytes: options.batchBytes)
         let batchCount = max(1, options.sizeMB * 1_048_576 / batch.count)
-        var measurements: [Measurement] = []
-
-        // Append: the raw write() loop first, then the log, each on a fresh file in the same directory.
-        progress?("append: write() baseline")
-        let baselineAppend = try timeWrites(batch, count: batchCount, path: root + "/baseline.bin")
-        try removeFile(root + "/baseline.bin")
-        progress?("append: Log.append")
-        let logDirectory = root + "/bench-0"
-        let log: Log
-        do { log = try Log.open(directory: logDirectory, config: LogConfig()) } catch { throw .log(error) }
-        let appendSeconds = try timeAppends(batch, count: batchCount, to: log)
         let totalBytes = Int64(batch.count) * Int64(batchCount)
         let totalRecords = Int64(recordsPerBatch) * Int64(batchCount)
+        let rounds = options.rounds
+        var measurements: [Measurement] = []
+
+        /// Times `ours` and `theirs` `rounds` times, alternating which runs first.
+        func pair(_ name: String, ours: (Int) throws(BenchError) -> Double, theirs: (Int) throws(BenchError) -> Double) throws(BenchError) -> ([Double], [Double]) {
+            var a: [Double] = []
+            var b: [Double] = []
+            for round in 0..<rounds {
+                progress?("\(name), round \(round + 1) of \(rounds)")
+                if round % 2 == 0 {
+                    b.append(try theirs(round))
+                    a.append(try ours(round))
+                } else {
+                    a.append(try ours(round))
+                    b.append(try theirs(round))
+                }
+            }
+            return (a, b)
+        }
+
+        // Append: a fresh log (and a fresh baseline file) per round, in the same directory; the last log stays
+        // for the reads.
+        let logDirectory = root + "/bench-0"
+        var log: Log?
+        let (appendSamples, writeSamples) = try pair("append", ours: { (round) throws(BenchError) -> Double in
+            if let old = log {
+                do throws(LogError) { try old.close() } catch { throw .log(error) }
+                try? LogManager.removeTree(logDirectory, fileSystem: PosixFileSystem())
+            }
+            let fresh: Log
+            do throws(LogError) { fresh = try Log.open(directory: logDirectory, config: LogConfig(), logger: logger) } catch { throw .log(error) }
+            log = fresh
+            return try timeAppends(batch, count: batchCount, to: fresh)
+        }, theirs: { (round) throws(BenchError) -> Double in
+            let seconds = try timeWrites(batch, count: batchCount, path: root + "/baseline.bin")
+            try removeFile(root + "/baseline.bin")
+            return seconds
+        })
+        guard let log else { preconditionFailure("no log after the append rounds") }
         measurements.append(Measurement(
-            name: "append", what: "Log.append, \(options.batchBytes >> 10) KiB batches of \(options.recordSize)-byte records",
-            bytes: totalBytes, records: totalRecords, operations: batchCount, seconds: appendSeconds,
-            baseline: "write() of the same bytes", baselineSeconds: baselineAppend))
+            name: "append", what: "Log.append, \(options.batchBytes >> 10) KiB batches of \(options.recordSize)-byte records (a producer's: offsets assigned, every record checked)",
+            bytes: totalBytes, records: totalRecords, operations: batchCount, samples: appendSamples,
+            baseline: "write() of the same bytes", baselineSamples: writeSamples))
+
+        // Raw appends (what replication and replay do): integrity checked, no record walk.
+        let rawDirectory = root + "/bench-raw-0"
+        let (rawSamples, rawWriteSamples) = try pair("append (raw)", ours: { (_) throws(BenchError) -> Double in
+            try? LogManager.removeTree(rawDirectory, fileSystem: PosixFileSystem())
+            let fresh: Log
+            do throws(LogError) { fresh = try Log.open(directory: rawDirectory, config: LogConfig(), logger: logger) } catch { throw .log(error) }
+            let seconds = try timeRawAppends(batch, records: recordsPerBatch, count: batchCount, to: fresh)
+            do throws(LogError) { try fresh.close() } catch { throw .log(error) }
+            try? LogManager.removeTree(rawDirectory, fileSystem: PosixFileSystem())
+            return seconds
+        }, theirs: { (_) throws(BenchError) -> Double in
+            let seconds = try timeWrites(batch, count: batchCount, path: root + "/baseline.bin")
+            try removeFile(root + "/baseline.bin")
+            return seconds
+        })
+        measurements.append(Measurement(
+            name: "append-raw", what: "Log.append(origin: .raw), the same batches with their offsets (replication, replay)",
+            bytes: totalBytes, records: totalRecords, operations: batchCount, samples: rawSamples,
+            baseline: "write() of the same bytes", baselineSamples: rawWriteSamples))
 
         // Sequential read, then random reads, against pread of the same segment files.
         let segmentFiles = try segmentPaths(logDirectory)
-        progress?("read: sequential")
-        let (readSeconds, readRecords) = try timeSequentialRead(log)
-        let baselineRead = try timePreads(segmentFiles, chunk: 1 << 20)
+        var readRecords: Int64 = 0
+        let (readSamples, preadSamples) = try pair("read", ours: { (_) throws(BenchError) -> Double in
+            let (seconds, records) = try timeSequentialRead(log)
+            readRecords = records
+            return seconds
+        }, theirs: { (_) throws(BenchError) -> Double in try timePreads(segmentFiles, chunk: 1 << 20) })
         measurements.append(Measurement(
             name: "read", what: "Log.read 1 MiB from each next offset + pread of the slice",
-            bytes: totalBytes, records: readRecords, operations: Int(totalBytes >> 20), seconds: readSeconds,
-            baseline: "pread() of 1 MiB chunks", baselineSeconds: baselineRead))
-        progress?("read: random offsets")
+            bytes: totalBytes, records: readRecords, operations: Int(totalBytes >> 20), samples: readSamples,
+            baseline: "pread() of 1 MiB chunks", baselineSamples: preadSamples))
         let readBytes = 16 << 10
-        let (randomSeconds, randomBytes) = try timeRandomReads(log, count: options.randomReads, maxBytes: readBytes)
-        let baselineRandom = try timeRandomPreads(segmentFiles, count: options.randomReads, size: readBytes)
+        var randomBytes: Int64 = 0
+        let (randomSamples, randomPreadSamples) = try pair("random reads", ours: { (round) throws(BenchError) -> Double in
+            let (seconds, bytes) = try timeRandomReads(log, count: options.randomReads, maxBytes: readBytes, seed: UInt64(round + 1))
+            randomBytes = bytes
+            return seconds
+        }, theirs: { (round) throws(BenchError) -> Double in
+            try timeRandomPreads(segmentFiles, count: options.randomReads, size: readBytes, seed: UInt64(round + 1))
+        })
         measurements.append(Measurement(
             name: "read-random", what: "Log.read 16 KiB at a random offset + pread of the slice",
-            bytes: randomBytes, records: 0, operations: options.randomReads, seconds: randomSeconds,
-            baseline: "pread() of 16 KiB at a random position", baselineSeconds: baselineRandom))
+            bytes: randomBytes, records: 0, operations: options.randomReads, samples: randomSamples,
+            baseline: "pread() of 16 KiB at a random position", baselineSamples: randomPreadSamples))
 
         // Recovery: close, then open as after a crash (recovery point 0: every segment rescanned).
-        progress?("recovery")
         do { try log.close() } catch { throw .log(error) }
-        let baselineRecovery = try timePreads(segmentFiles, chunk: 1 << 20)
-        let recoveryStart = ContinuousClock.now
-        let recovered: Log
-        do { recovered = try Log.open(directory: logDirectory, recoveryPoint: 0, cleanShutdown: false, create: false) } catch {
-            throw .log(error)
-        }
-        let recoverySeconds = (ContinuousClock.now - recoveryStart).seconds
-        precondition(recovered.logEndOffset == totalRecords, "recovery lost records: \(recovered.logEndOffset) of \(totalRecords)")
-        do { try recovered.close() } catch { throw .log(error) }
+        let (recoverySamples, recoveryPreadSamples) = try pair("recovery", ours: { (_) throws(BenchError) -> Double in
+            let start = ContinuousClock.now
+            let recovered: Log
+            do throws(LogError) {
+                recovered = try Log.open(directory: logDirectory, recoveryPoint: 0, cleanShutdown: false, create: false, logger: logger)
+            } catch {
+                throw .log(error)
+            }
+            let seconds = (ContinuousClock.now - start).seconds
+            precondition(recovered.logEndOffset == totalRecords, "recovery lost records: \(recovered.logEndOffset) of \(totalRecords)")
+            do throws(LogError) { try recovered.close() } catch { throw .log(error) }
+            return seconds
+        }, theirs: { (_) throws(BenchError) -> Double in try timePreads(segmentFiles, chunk: 1 << 20) })
         measurements.append(Measurement(
             name: "recovery", what: "Log.open rescanning every segment (CRC, indexes rebuilt)",
-            bytes: totalBytes, records: totalRecords, operations: segmentFiles.count, seconds: recoverySeconds,
-            baseline: "pread() of the same files", baselineSeconds: baselineRecovery))
+            bytes: totalBytes, records: totalRecords, operations: segmentFiles.count, samples: recoverySamples,
+            baseline: "pread() of the same files", baselineSamples: recoveryPreadSamples))
         try? LogManager.removeTree(logDirectory, fileSystem: PosixFileSystem())
 
         var soak: Soak?
         if let gigabytes = options.soakGB, gigabytes > 0 {
             progress?("soak: appending \(gigabytes) GiB")
-            soak = try runSoak(batch, gigabytes: gigabytes, directory: root + "/soak-0", progress: progress)
+            soak = try runSoak(batch, gigabytes: gigabytes, directory: root + "/soak-0", logger: logger, progress: progress)
         }
         return Report(
             date: isoDate(), host: hostInfo(), directory: parent, options: options, recordsPerBatch: recordsPerBatch,
@@ -239,6 +311,22 @@ public enum Bench {
         return (ContinuousClock.now - start).seconds
     }
 
+    /// Raw appends (replication, replay): the batch carries its final offsets, so each append first writes the
+    /// next base offset into a copy of it (the base offset is outside the CRC).
+    static func timeRawAppends(_ batch: [UInt8], records: Int, count: Int, to log: Log) throws(BenchError) -> Double {
+        var copy = batch
+        var next = log.logEndOffset
+        let start = ContinuousClock.now
+        for _ in 0..<count {
+            copy.storeBigEndian(next, at: 0)
+            try copy.withBytes { (bytes) throws(BenchError) in
+                do throws(LogError) { try log.append(bytes, origin: .raw) } catch { throw .log(error) }
+            }
+            next += Int64(records)
+        }
+        return (ContinuousClock.now - start).seconds
+    }
+
     /// Reads the whole log front to back; returns the time and the records seen (from batch headers).
     static func timeSequentialRead(_ log: Log) throws(BenchError) -> (Double, Int64) {
         var buffer = [UInt8](repeating: 0, count: 2 << 20)
@@ -279,9 +367,9 @@ public enum Bench {
         return ((ContinuousClock.now - start).seconds, records)
     }
 
-    static func timeRandomReads(_ log: Log, count: Int, maxBytes: Int) throws(BenchError) -> (Double, Int64) {
+    static func timeRandomReads(_ log: Log, count: Int, maxBytes: Int, seed: UInt64) throws(BenchError) -> (Double, Int64) {
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var state: UInt64 = 42
+        var state: UInt64 = seed
         let end = UInt64(log.logEndOffset)
         var bytes: Int64 = 0
         let start = ContinuousClock.now
@@ -325,7 +413,7 @@ public enum Bench {
         return (ContinuousClock.now - start).seconds
     }
 
-    static func timeRandomPreads(_ paths: [String], count: Int, size: Int) throws(BenchError) -> Double {
+    static func timeRandomPreads(_ paths: [String], count: Int, size: Int, seed: UInt64) throws(BenchError) -> Double {
         var files: [(fd: Int32, size: Int64)] = []
         defer { for f in files { close(f.fd) } }
         for path in paths {
@@ -337,7 +425,7 @@ public enum Bench {
         }
         let total = files.reduce(0) { $0 + $1.size }
         var buffer = [UInt8](repeating: 0, count: size)
-        var state: UInt64 = 42
+        var state: UInt64 = seed
         let start = ContinuousClock.now
         for _ in 0..<count {
             state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -354,10 +442,10 @@ public enum Bench {
     }
 
     static func runSoak(
-        _ batch: [UInt8], gigabytes: Int, directory: String, progress: ((String) -> Void)?
+        _ batch: [UInt8], gigabytes: Int, directory: String, logger: Logger, progress: ((String) -> Void)?
     ) throws(BenchError) -> Soak {
         let log: Log
-        do { log = try Log.open(directory: directory, config: LogConfig()) } catch { throw .log(error) }
+        do { log = try Log.open(directory: directory, config: LogConfig(), logger: logger) } catch { throw .log(error) }
         let perGiB = (1 << 30) / batch.count
         var samples: [(Double, Double)] = []
         let startResident = residentMemoryMB().current
@@ -461,6 +549,8 @@ extension Bench.Report {
             return right ? fill + s : s + fill
         }
         func fixed(_ v: Double, _ digits: Int = 1) -> String {
+            guard v.isFinite else { return "-" }
+            if digits == 0 { return "\(Int64(v.rounded()))" }
             var scale = 1.0
             for _ in 0..<digits { scale *= 10 }
             let r = (v * scale).rounded() / scale
@@ -502,7 +592,8 @@ extension Bench.Report {
             lines.append("  resident after each GiB: \(samples)")
         }
         lines.append("")
-        lines.append("MB = 1,048,576 bytes. Page cache warm; neither side fsyncs in the timed loop. Ratio = samsa / baseline throughput.")
+        lines.append("MB = 1,048,576 bytes. Best of \(options.rounds) alternating rounds per side; page cache warm; neither side fsyncs")
+        lines.append("in the timed loop. Ratio = samsa throughput / baseline throughput.")
         return lines.joined(separator: "\n")
     }
 
@@ -511,7 +602,8 @@ extension Bench.Report {
         var o = "{\n  \"tool\": \"samsa bench\",\n  \"date\": \(JSONText.string(date)),\n"
         o += "  \"host\": {\"cpu\": \(JSONText.string(host.cpu)), \"cores\": \(host.cores), \"memoryMB\": \(host.memoryMB), \"kernel\": \(JSONText.string(host.kernel))},\n"
         o += "  \"directory\": \(JSONText.string(directory)),\n"
-        o += "  \"options\": {\"sizeMB\": \(options.sizeMB), \"recordSize\": \(options.recordSize), \"batchBytes\": \(options.batchBytes), \"recordsPerBatch\": \(recordsPerBatch), \"randomReads\": \(options.randomReads)},\n"
+        o += "  \"options\": {\"sizeMB\": \(options.sizeMB), \"recordSize\": \(options.recordSize), \"batchBytes\": \(options.batchBytes), \"recordsPerBatch\": \(recordsPerBatch), \"randomReads\": \(options.randomReads), \"rounds\": \(options.rounds)},\n"
+        o += "  \"method\": \"each pair timed \(options.rounds) times, alternating which side goes first; best time of each side reported; page cache warm, no fsync in the timed loops\",\n"
         o += "  \"units\": {\"MB\": 1048576},\n"
         o += "  \"results\": [\n"
         o += measurements.map { m in
@@ -519,7 +611,9 @@ extension Bench.Report {
                 + "\"seconds\": \(JSONText.number(m.seconds, digits: 6)), \"mbPerSecond\": \(JSONText.number(m.megabytesPerSecond, digits: 1)), "
                 + "\"recordsPerSecond\": \(JSONText.number(m.recordsPerSecond, digits: 0)), \"operationsPerSecond\": \(JSONText.number(m.operationsPerSecond, digits: 1)), "
                 + "\"baseline\": \(JSONText.string(m.baseline)), \"baselineSeconds\": \(JSONText.number(m.baselineSeconds, digits: 6)), "
-                + "\"baselineMBPerSecond\": \(JSONText.number(m.baselineMegabytesPerSecond, digits: 1)), \"ratio\": \(JSONText.number(m.ratio, digits: 3))}"
+                + "\"baselineMBPerSecond\": \(JSONText.number(m.baselineMegabytesPerSecond, digits: 1)), \"ratio\": \(JSONText.number(m.ratio, digits: 3)), "
+                + "\"samples\": [\(m.samples.map { JSONText.number($0, digits: 6) }.joined(separator: ", "))], "
+                + "\"baselineSamples\": [\(m.baselineSamples.map { JSONText.number($0, digits: 6) }.joined(separator: ", "))]}"
         }.joined(separator: ",\n")
         o += "\n  ],\n"
         o += "  \"cleaning\": \(JSONText.string(cleaning))"

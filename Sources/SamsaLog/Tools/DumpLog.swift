@@ -450,8 +450,11 @@ struct Dumper {
             return
         }
         if options.indexSanityCheck {
-            let lastRelative = bytes.withUnsafeBytes { $0.loadBigEndian(at: (entries - 1) * 8, as: UInt32.self) }
-            if base + Int64(lastRelative) < base || bytes.count % 8 != 0 {
+            // Kafka's OffsetIndex.sanityCheck (relative offsets are signed 32-bit there).
+            let lastOffset = base + Int64(bytes.withUnsafeBytes { $0.loadBigEndian(at: (entries - 1) * 8, as: Int32.self) })
+            if lastOffset < base {
+                fail("Corrupt index found, index file (\(DumpLog.absolutePath(path))) has non-zero size but the last offset is \(lastOffset) which is less than the base offset \(base)")
+            } else if bytes.count % 8 != 0 {
                 fail("Index file \(DumpLog.absolutePath(path)) is corrupt, found \(bytes.count) bytes which is neither positive nor a multiple of 8")
             } else {
                 out("\(shown) passed sanity check.")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import SamsaLog
 
 /// `samsa bench`: the embedded throughput benchmark (a thin layer over `Bench.run`).
@@ -33,6 +34,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("soak-gb"), help: "Also append this many GiB to one log and report resident memory after each GiB.")
     var soakGB: Int?
 
+    @Option(help: "Times each measurement and its baseline are repeated (alternating which goes first); the best of each is reported.")
+    var rounds = 3
+
     @Flag(help: "Print the results as one JSON object.")
     var json = false
 
@@ -47,6 +51,7 @@ struct BenchCommand: ParsableCommand {
         guard recordSize >= 1, batchBytes >= recordSize + 100 else {
             throw ValidationError("--batch-bytes must hold at least one --record-size record")
         }
+        guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
         if let soakGB, soakGB < 1 { throw ValidationError("--soak-gb must be at least 1") }
     }
 
@@ -55,10 +60,14 @@ struct BenchCommand: ParsableCommand {
         options.recordSize = recordSize
         options.batchBytes = batchBytes
         options.keep = keep
+        options.rounds = rounds
         let bar = EngineProgressBar()
         let report: Bench.Report
+        // The engine's notes (each fresh log "recovered") would interleave with the table; warnings still show.
+        var logger = Logger(label: "samsa.bench")
+        logger.logLevel = .warning
         do {
-            report = try Bench.run(options) { bar.status("samsa bench: \($0)...") }
+            report = try Bench.run(options, logger: logger) { bar.status("samsa bench: \($0)...") }
         } catch {
             bar.finish()
             throw EngineTerminal.fail("bench", error.description)
