@@ -9,7 +9,9 @@
 //   of write(). Neither side fsyncs (page cache), so the ratio is the engine's own cost. `origin: .raw` appends
 //   (replication, replay: offsets already assigned, records not walked) show the write path without validation.
 // - Read at a random offset (16 KiB, then a pread of the slice) in a log of 1 segment, of 200 segments, and in one
-//   200 MiB segment: flat within 2x (segments found by binary search, then the sparse index, then a short scan).
+//   200 MiB segment, each beside pread() of 16 KiB at a random position of the same files: flat within 2x
+//   (segments found by binary search, then the sparse index, then a short scan). Compare "200 segments" with
+//   "1 segment of 200 MiB" (same bytes: the cost of the segment count) and each row with its baseline.
 // - Recovery of a 1 GiB segment (every batch's CRC, indexes rebuilt) vs pread of the same file (and pread + CRC32C):
 //   target >= 1 GB/s (page cache warm).
 // - Opening a data directory of 1,000 partitions after a clean shutdown: target < 1 s.
@@ -231,13 +233,23 @@ let benchmarks: @Sendable () -> Void = {
     let segmentMiB = LogConfig.with(segmentBytes: 1 << 20)
     let layouts: [(label: String, config: LogConfig, batches: Int)] = [
         ("1 segment (1 MiB)", segmentMiB, 60),
-        ("200 segments (1 MiB each)", segmentMiB, 60 * 200 + 30),
+        ("200 segments (1 MiB each)", segmentMiB, 64 * 200 + 30),
         ("1 segment of 200 MiB", LogConfig(), 64 * 200),
     ]
     for layout in layouts {
         let shared = Shared()
+        let setup: Benchmark.BenchmarkSetupHook = {
+            guard shared.directory.isEmpty else { return }
+            shared.directory = makeDirectory("read")
+            let log = try buildLog(shared.directory + "/bench-0", config: layout.config, batches: layout.batches)
+            shared.log = log
+            shared.endOffset = log.logEndOffset
+            precondition(layout.label.hasPrefix("200") ? log.segmentCount > 200 : log.segmentCount == 1, "\(layout.label): \(log.segmentCount) segments")
+            shared.paths = try FileManager.default.contentsOfDirectory(atPath: shared.directory + "/bench-0")
+                .filter { $0.hasSuffix(".log") }.sorted().map { shared.directory + "/bench-0/" + $0 }
+        }
         Benchmark(
-            "Read 16 KiB at a random offset: \(layout.label)", configuration: read,
+            "Read 16 KiB at a random offset: \(layout.label): Log.read + pread of the slice", configuration: read,
             closure: { benchmark in
                 let log = shared.log!
                 let end = UInt64(shared.endOffset)
@@ -256,13 +268,32 @@ let benchmarks: @Sendable () -> Void = {
                     .custom("reads/s", polarity: .prefersLarger, useScalingFactor: false),
                     Int(Double(benchmark.scaledIterations.count) / seconds(since: start)))
             },
-            setup: {
-                shared.directory = makeDirectory("read")
-                let log = try buildLog(shared.directory + "/bench-0", config: layout.config, batches: layout.batches)
-                shared.log = log
-                shared.endOffset = log.logEndOffset
-                precondition(layout.label.hasPrefix("200") ? log.segmentCount >= 200 : log.segmentCount == 1, "\(layout.label): \(log.segmentCount) segments")
+            setup: setup)
+        // The raw baseline: pread of 16 KiB at a random position of the same segment files.
+        Benchmark(
+            "Read 16 KiB at a random offset: \(layout.label): baseline pread() at a random position", configuration: read,
+            closure: { benchmark in
+                let files = shared.paths.map { path -> (Int32, Int64) in
+                    let fd = open(path, O_RDONLY | O_CLOEXEC)
+                    var info = stat()
+                    fstat(fd, &info)
+                    return (fd, Int64(info.st_size))
+                }
+                defer { for (fd, _) in files { close(fd) } }
+                var buffer = [UInt8](repeating: 0, count: 16 << 10)
+                var random = SystemRandomNumberGenerator()
+                let start = ContinuousClock.now
+                for _ in benchmark.scaledIterations {
+                    let (fd, size) = files[Int(random.next() % UInt64(files.count))]
+                    let position = Int64(random.next() % UInt64(size))
+                    let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, off_t(position)) }
+                    blackHole(n)
+                }
+                benchmark.measurement(
+                    .custom("reads/s", polarity: .prefersLarger, useScalingFactor: false),
+                    Int(Double(benchmark.scaledIterations.count) / seconds(since: start)))
             },
+            setup: setup,
             teardown: {
                 try shared.log?.close()
                 shared.log = nil

@@ -108,6 +108,8 @@ public enum Bench {
         public var cores: Int
         public var memoryMB: Int
         public var kernel: String
+        /// The 1-minute load average when the run started (other work on the machine disturbs the figures).
+        public var loadAverage: Double
     }
 
     public struct Report: Sendable {
@@ -142,6 +144,7 @@ public enum Bench {
         let totalBytes = Int64(batch.count) * Int64(batchCount)
         let totalRecords = Int64(recordsPerBatch) * Int64(batchCount)
         let rounds = options.rounds
+        let host = hostInfo()
         var measurements: [Measurement] = []
 
         /// Times `ours` and `theirs` `rounds` times, alternating which runs first.
@@ -250,7 +253,7 @@ public enum Bench {
             name: "recovery", what: "Log.open rescanning every segment (CRC, indexes rebuilt)",
             bytes: totalBytes, records: totalRecords, operations: segmentFiles.count, samples: recoverySamples,
             baseline: "pread() of the same files", baselineSamples: recoveryPreadSamples))
-        try? LogManager.removeTree(logDirectory, fileSystem: PosixFileSystem())
+        if !options.keep { try? LogManager.removeTree(logDirectory, fileSystem: PosixFileSystem()) }
 
         var soak: Soak?
         if let gigabytes = options.soakGB, gigabytes > 0 {
@@ -258,7 +261,7 @@ public enum Bench {
             soak = try runSoak(batch, gigabytes: gigabytes, directory: root + "/soak-0", logger: logger, progress: progress)
         }
         return Report(
-            date: isoDate(), host: hostInfo(), directory: parent, options: options, recordsPerBatch: recordsPerBatch,
+            date: isoDate(), host: host, directory: parent, options: options, recordsPerBatch: recordsPerBatch,
             measurements: measurements, cleaning: cleaningPending, soak: soak)
     }
 
@@ -526,7 +529,10 @@ public enum Bench {
         let release = withUnsafeBytes(of: names.release) { raw in
             String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
         }
-        return Host(cpu: model, cores: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), memoryMB: memKB / 1024, kernel: release)
+        let load = Double((readTextFile("/proc/loadavg") ?? "").split(separator: " ").first ?? "") ?? -1
+        return Host(
+            cpu: model, cores: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), memoryMB: memKB / 1024, kernel: release,
+            loadAverage: load)
     }
 
     /// Now, as `2026-11-25T19:48:00Z`.
@@ -565,7 +571,7 @@ extension Bench.Report {
         }
         var lines: [String] = []
         lines.append("samsa bench: \(options.sizeMB) MiB of \(options.batchBytes >> 10) KiB batches (\(recordsPerBatch) records of \(options.recordSize) bytes each), in \(directory)")
-        lines.append("\(date), \(host.cpu), \(host.cores) cores, \(host.memoryMB) MiB RAM, Linux \(host.kernel)")
+        lines.append("\(date), \(host.cpu), \(host.cores) cores, \(host.memoryMB) MiB RAM, Linux \(host.kernel), load average \(fixed(host.loadAverage, 2)) at the start")
         lines.append("")
         lines.append(pad("", 14) + pad("samsa", 30, right: true) + pad("raw baseline", 26, right: true) + pad("ratio", 8, right: true) + "   baseline")
         for m in measurements {
@@ -600,7 +606,7 @@ extension Bench.Report {
     /// One JSON object with every figure (for papers/data/ and scripts).
     public func json() -> String {
         var o = "{\n  \"tool\": \"samsa bench\",\n  \"date\": \(JSONText.string(date)),\n"
-        o += "  \"host\": {\"cpu\": \(JSONText.string(host.cpu)), \"cores\": \(host.cores), \"memoryMB\": \(host.memoryMB), \"kernel\": \(JSONText.string(host.kernel))},\n"
+        o += "  \"host\": {\"cpu\": \(JSONText.string(host.cpu)), \"cores\": \(host.cores), \"memoryMB\": \(host.memoryMB), \"kernel\": \(JSONText.string(host.kernel)), \"loadAverage\": \(JSONText.number(host.loadAverage, digits: 2))},\n"
         o += "  \"directory\": \(JSONText.string(directory)),\n"
         o += "  \"options\": {\"sizeMB\": \(options.sizeMB), \"recordSize\": \(options.recordSize), \"batchBytes\": \(options.batchBytes), \"recordsPerBatch\": \(recordsPerBatch), \"randomReads\": \(options.randomReads), \"rounds\": \(options.rounds)},\n"
         o += "  \"method\": \"each pair timed \(options.rounds) times, alternating which side goes first; best time of each side reported; page cache warm, no fsync in the timed loops\",\n"
