@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RELEASE_BIN := .build/release/samsa
 
-.PHONY: demo test deps build release unit compat venv bench clean
+.PHONY: demo test deps build release unit compat venv bench clean check-generated
 
 deps:
 	@scripts/deps.sh
@@ -19,7 +19,8 @@ demo: release
 
 venv: $(VENV)/.stamp
 $(VENV)/.stamp: Tests/compat/requirements.txt
-	@scripts/deps.sh python3-venv kcat
+	@scripts/deps.sh kcat
+	@python3 -c 'import venv, ensurepip' 2>/dev/null || scripts/deps.sh python3-venv
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r Tests/compat/requirements.txt
@@ -32,8 +33,12 @@ unit: deps
 compat: release venv
 	SAMSA_BIN=$(abspath $(RELEASE_BIN)) $(PY) -m pytest -q Tests/compat
 
+# The generated protocol codecs must match their schema (scripts/protocol/).
+check-generated:
+	python3 scripts/protocol/generate.py --check
+
 # Everything the project tests.
-test: unit compat
+test: check-generated unit compat
 
 bench: deps
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark

@@ -39,10 +39,17 @@ import Testing
             let pipe = Pipe()
             process.standardOutput = pipe
             try process.run()
-            // Let it run for a random while, then kill it mid-flight.
-            usleep(UInt32(80_000 + rng.next() % 300_000))
+            // Wait for its first acknowledgement (opening recovers the previous round's log, which takes a
+            // while on a loaded machine), let it run for a random while more, then kill it mid-flight.
+            var data = Data()
+            while !String(decoding: data, as: UTF8.self).contains("acked") {
+                let chunk = pipe.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                data.append(chunk)
+            }
+            usleep(UInt32(50_000 + rng.next() % 300_000))
             kill(process.processIdentifier, SIGKILL)
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            data.append(pipe.fileHandleForReading.readDataToEndOfFile())
             process.waitUntilExit()
             #expect(process.terminationReason == .uncaughtSignal, "round \(round)")
             let acks = String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line -> Int64? in

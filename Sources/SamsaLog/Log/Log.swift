@@ -48,6 +48,8 @@ public final class Log: Sendable {
         var closed = false
         /// Headers with assigned offsets, kept for the duration of one write.
         var headerScratch: [UInt8] = []
+        /// Idempotent producers' sequences.
+        var producerState: ProducerStateManager
 
         var active: LogSegment { segments[segments.count - 1] }
 
@@ -123,6 +125,8 @@ public final class Log: Sendable {
         public var recordCount: Int
         public var batchCount: Int
         public var bytes: Int
+        /// The batch was a retry of one already in the log: nothing was written, the offsets are the original's.
+        public var isDuplicate: Bool = false
     }
 
     /// Appends whole batches (one or more, back to back). For `.client` appends, offsets are assigned by
@@ -171,6 +175,17 @@ public final class Log: Sendable {
                         reason: "base offset \(batch.header.baseOffset) is below the log end offset \(previousEnd)")
                 }
                 previousEnd = batch.header.nextOffset
+            }
+        }
+        if origin == .client, batches.contains(where: { $0.header.producerId >= 0 }) {
+            guard batches.count == 1 else {
+                throw .invalidRecord(batch: 1, reason: "an idempotent producer must send one batch per partition")
+            }
+            if case .duplicate(let original) = try state.producerState.check(batches[0].header, batch: 0) {
+                return AppendResult(
+                    firstOffset: original.firstOffset, lastOffset: original.lastOffset, logAppendTime: logAppendTime,
+                    logStartOffset: state.logStartOffset, recordCount: Int(batches[0].header.recordCount), batchCount: 1,
+                    bytes: 0, isDuplicate: true)
             }
         }
         let totalBytes = bytes.count
@@ -243,6 +258,10 @@ public final class Log: Sendable {
             logger.error("log \(directory) is offline for writes: \(error)")
             throw .io(error)
         }
+        for (batch, written) in zip(batches, appended) {
+            let first = written.lastOffset - Int64(batch.header.lastOffsetDelta)
+            state.producerState.update(batch.header, firstOffset: first, lastOffset: written.lastOffset, timestamp: written.maxTimestamp)
+        }
         state.logEndOffset = lastOffset + 1
         state.unflushedRecords += Int64(recordCount)
         return AppendResult(
@@ -274,6 +293,11 @@ public final class Log: Sendable {
             let segment = try LogSegment.create(
                 directory: directory, baseOffset: baseOffset, config: state.config, fileSystem: fileSystem, nowMs: clock())
             state.segments.append(segment)
+            // As Kafka: the producer state is snapshotted where the new segment starts, so recovery of that segment
+            // replays only its own batches; snapshots older than the first segment are dropped.
+            state.producerState.removeExpired(nowMs: clock(), expirationMs: state.config.producerIdExpirationMs)
+            try state.producerState.takeSnapshot()
+            try state.producerState.removeSnapshots(below: state.segments[0].baseOffset)
         } catch {
             state.offlineReason = error.description
             throw .io(error)
@@ -441,6 +465,10 @@ public final class Log: Sendable {
             }
             try segment.recomputeMaxTimestamp()
             state.recoveryPoint = min(state.recoveryPoint, state.logEndOffset)
+            let end = state.logEndOffset
+            let producers = state.producerState
+            try writing(&state) { () throws(FileSystemError) in try producers.removeSnapshots(above: end) }
+            try Self.rebuildProducerState(&state)
             return state.logEndOffset
         }
     }
@@ -453,6 +481,32 @@ public final class Log: Sendable {
             state.offlineReason = error.description
             logger.error("log \(directory) is offline for writes: \(error)")
             throw .io(error)
+        }
+    }
+
+    /// Loads the newest producer snapshot at or below the log end and replays the batch headers after it.
+    static func rebuildProducerState(_ state: inout State) throws(LogError) {
+        let manager = state.producerState
+        let end = state.logEndOffset
+        let from: Int64
+        do throws(FileSystemError) {
+            try manager.removeSnapshots(above: end)
+            from = try manager.loadLatestSnapshot(atOrBelow: end) ?? {
+                manager.reset(at: state.logStartOffset)
+                return state.logStartOffset
+            }()
+        } catch {
+            throw .io(error)
+        }
+        guard from < end, var i = state.segmentIndex(for: from) ?? (state.segments.isEmpty ? nil : 0) else { return }
+        while i < state.segments.count {
+            let segment = state.segments[i]
+            var scanner = BatchHeaderScanner(file: segment.log, from: 0, end: segment.size)
+            while let (header, _) = try scanner.next() {
+                guard header.lastOffset >= from else { continue }
+                manager.update(header, firstOffset: header.baseOffset, lastOffset: header.lastOffset, timestamp: header.maxTimestamp)
+            }
+            i += 1
         }
     }
 
@@ -530,6 +584,7 @@ public final class Log: Sendable {
             state.closed = true
             do throws(FileSystemError) {
                 for segment in state.segments { try segment.close() }
+                if state.offlineReason == nil { try state.producerState.takeSnapshot() }
             } catch {
                 throw .io(error)
             }

@@ -38,6 +38,9 @@ public struct LogConfig: Sendable, Equatable {
     public var maxCompactionLagMs: Int64 = .max
     /// `file.delete.delay.ms`: a deleted segment's files linger (renamed `.deleted`) this long.
     public var fileDeleteDelayMs: Int64 = 60_000
+    /// `producer.id.expiration.ms` (a broker setting in Kafka): an idempotent producer's state is forgotten when it
+    /// has not written for this long.
+    public var producerIdExpirationMs: Int64 = 86_400_000
     /// `compression.type`: `producer` keeps what the producer sent (the only mode Samsa implements).
     public var compressionType: String = "producer"
 

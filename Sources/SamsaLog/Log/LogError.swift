@@ -13,6 +13,10 @@ public enum LogError: Error, Sendable, CustomStringConvertible {
     case invalidRecord(batch: Int, reason: String)
     /// An append with no batches in it.
     case emptyAppend
+    /// An idempotent producer's sequence has a gap (OUT_OF_ORDER_SEQUENCE_NUMBER).
+    case outOfOrderSequence(batch: Int, reason: String)
+    /// An idempotent producer wrote with an epoch older than its current one (INVALID_PRODUCER_EPOCH).
+    case invalidProducerEpoch(batch: Int, reason: String)
     /// A read or truncation below the log start or beyond the log end.
     case offsetOutOfRange(offset: Int64, logStartOffset: Int64, logEndOffset: Int64)
     /// The log failed a write earlier and refuses further writes until reopened.
@@ -31,6 +35,8 @@ public enum LogError: Error, Sendable, CustomStringConvertible {
             "batch \(batch) of the append is \(size) bytes, larger than max.message.bytes \(limit)"
         case .invalidRecord(let batch, let reason): "batch \(batch) of the append: \(reason)"
         case .emptyAppend: "append holds no record batch"
+        case .outOfOrderSequence(let batch, let reason): "batch \(batch) of the append: out of order sequence: \(reason)"
+        case .invalidProducerEpoch(let batch, let reason): "batch \(batch) of the append: invalid producer epoch: \(reason)"
         case .offsetOutOfRange(let offset, let start, let end):
             "offset \(offset) is out of range: the log holds \(start)..<\(end)"
         case .offline(let reason): "log is offline for writes: \(reason)"

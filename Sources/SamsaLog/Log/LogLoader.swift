@@ -85,7 +85,7 @@ extension Log {
         report.segmentsLoaded = segments.count
         var state = State(
             config: config, segments: segments, logEndOffset: 0, logStartOffset: 0, recoveryPoint: recoveryPoint,
-            lastFlushMs: now)
+            lastFlushMs: now, producerState: ProducerStateManager(directory: directory, fileSystem: fileSystem))
 
         // Rescan from the segment holding the recovery point, unless the last shutdown was clean.
         let recoverFrom = cleanShutdown ? state.segments.count : (state.segmentIndex(for: recoveryPoint) ?? 0)
@@ -96,7 +96,12 @@ extension Log {
                 let result = try segment.recover(indexIntervalBytes: config.indexIntervalBytes)
                 if i >= recoverFrom { report.segmentsRecovered += 1 } else { report.indexesRebuilt.append(segment.path("log")) }
                 if result.truncatedBytes > 0 {
-                    let reason = result.reason.map { "\($0)" } ?? "invalid data"
+                    let reason: String
+                    switch result.reason {
+                    case .corruptBatch(_, let position, let why): reason = "batch at byte \(position): \(why)"
+                    case let other?: reason = "\(other)"
+                    case nil: reason = "invalid data"
+                    }
                     report.truncations.append(
                         .init(segment: segment.path("log"), droppedBytes: result.truncatedBytes, afterOffset: result.nextOffset, reason: reason))
                     logger.warning(
@@ -134,6 +139,8 @@ extension Log {
         let firstBase = state.segments[0].baseOffset
         state.logStartOffset = min(max(logStartOffset ?? firstBase, firstBase), state.logEndOffset)
         state.recoveryPoint = cleanShutdown ? state.logEndOffset : min(recoveryPoint, state.logEndOffset)
+        try rebuildProducerState(&state)
+        state.producerState.removeExpired(nowMs: now, expirationMs: config.producerIdExpirationMs)
         if !report.truncations.isEmpty || report.segmentsRecovered > 0 {
             logger.info("\(directory): \(report.segmentsRecovered) segments recovered, log end offset \(state.logEndOffset)")
         }
