@@ -392,6 +392,10 @@ let benchmarks: @Sendable () -> Void = {
         },
         setup: thousandSetup,
         teardown: { removeTree(thousand.directory) })
+
+    // MARK: Cleaning (CleanerBenchmarks.swift)
+
+    cleanerBenchmarks()
 }
 
 /// Reads `path` front to back in 1 MiB preads (and CRC32Cs each chunk when asked); returns the bytes read.
