@@ -16,5 +16,6 @@ struct Samsa: AsyncParsableCommand {
 
     /// Every subcommand, one per line (kept sorted).
     static let commands: [any ParsableCommand.Type] = [
+        ServerStart.self,
     ]
 }
