@@ -3,6 +3,12 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The broker on sockets: one NIO server channel per listener, each accepted connection given the broker's
 /// framer and connection handler. Tracks open connections so that a shutdown can close them.
 public final class BrokerServer: Sendable {
@@ -57,6 +63,9 @@ public final class BrokerServer: Sendable {
                 bound.append(actual)
             } catch {
                 await stop()
+                if let error = error as? IOError {
+                    throw .bind(listener: listener, reason: String(cString: strerror(error.errnoCode)))
+                }
                 throw .bind(listener: listener, reason: "\(error)")
             }
         }

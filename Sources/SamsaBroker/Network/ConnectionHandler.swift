@@ -192,7 +192,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private func close(reason: String) {
         guard !closing, let context else { return }
         closing = true
-        logger.warning("closing connection from \(connection?.remoteDescription ?? "-"): \(reason)")
+        let peer = context.channel.remoteAddress.map { "\($0)" } ?? connection?.remoteDescription ?? "-"
+        logger.warning("closing connection from \(peer): \(reason)")
         flushIfPending()
         context.close(promise: nil)
     }
