@@ -64,6 +64,19 @@ import Testing
         #expect(response.firstRecords.count == batch.count)
     }
 
+    @Test func aPartitionEndsWithItsLastWholeBatch() throws {
+        let broker = try TestBroker()
+        let connection = try broker.connect()
+        try connection.createTopic("whole")
+        let batch = Batches.make([String(repeating: "w", count: 300)])
+        for _ in 0..<3 { _ = try connection.produce("whole", batch) }
+        // Room for two and a half batches: two come back, whole.
+        let limit = Int32(batch.count * 5 / 2)
+        let response = try connection.roundTrip(FetchRequest.single("whole", offset: 0, partitionMaxBytes: limit), version: 12)
+        #expect(response.firstRecords.count == batch.count * 2)
+        #expect(try Batches.records(response.firstRecords).map(\.offset) == [0, 1])
+    }
+
     @Test func maxBytesIsSharedAcrossPartitions() throws {
         let broker = try TestBroker()
         let connection = try broker.connect()
@@ -79,8 +92,10 @@ import Testing
         let partitions = try #require(response.responses.first?.partitions)
         #expect(partitions.count == 2)
         #expect(partitions[0].records.length == batch.count)
-        // Only 10 bytes were left for the second partition: a partial batch, as Kafka sends.
-        #expect(partitions[1].records.length == 10)
+        // Only 10 bytes were left for the second partition: no whole batch fits, so it gets none (Kafka would
+        // send 10 bytes of a batch that the client must drop).
+        #expect(partitions[1].records.length == 0)
+        #expect(partitions[1].errorCode == ErrorCode.none)
     }
 
     @Test func waitingFetchWakesWhenAnotherConnectionAppends() throws {

@@ -76,13 +76,13 @@ class Target:
 class Samsa(Target):
     name = "samsa"
 
-    def __init__(self, binary, data_dir):
+    def __init__(self, binary, data_dir, extra=()):
         self.port = free_port()
         self.dir = data_dir
         self.log = open(os.path.join(data_dir, "broker.log"), "w")
         self.proc = subprocess.Popen(
             [binary, "server-start", "--override", f"listeners=PLAINTEXT://127.0.0.1:{self.port}",
-             "--override", f"log.dirs={os.path.join(data_dir, 'data')}"],
+             "--override", f"log.dirs={os.path.join(data_dir, 'data')}"] + [a for e in extra for a in ("--override", e)],
             stdout=self.log, stderr=self.log)
         self.pid = self.proc.pid
         wait_for_port(self.port)
@@ -219,7 +219,8 @@ def consume(target, topics, partitions, count):
     got = 0
     nbytes = 0
     while got < count:
-        for m in c.consume(num_messages=1000, timeout=1.0):
+        # A short timeout: consume() waits for its whole batch count, which the last records never fill.
+        for m in c.consume(num_messages=1000, timeout=0.01):
             if m.error():
                 raise RuntimeError(m.error())
             got += 1

@@ -6,7 +6,9 @@ import Synchronization
 /// Fetch (key 1): reads each partition from its fetch offset, as file slices that the connection sends with
 /// sendfile (`RecordsPayload.external`). Limits as Kafka: each partition gets at most `partition_max_bytes`, the
 /// response at most `max_bytes` (and the broker's `fetch.max.bytes`), except that the first batch found is
-/// returned whole so a consumer always progresses.
+/// returned whole so a consumer always progresses. Unlike Kafka, a partition's records end with its last whole
+/// batch: the cut batch Kafka appends is useless to clients (they drop it and fetch it again), and on large
+/// batches it can be nearly half the bytes sent.
 ///
 /// Long poll: with fewer than `min_bytes` available, the fetch waits (registered in `DelayedFetches`) until an
 /// append to one of its partitions brings enough, or `max_wait_ms` passes, or the connection closes.
@@ -92,7 +94,8 @@ struct FetchReader: Sendable {
             if let log = logManager.log(target.tp) {
                 do {
                     // The first batch found goes whole (Kafka's minOneMessage); later partitions share what is left.
-                    let result = try log.read(
+                    // Only whole batches are sent: a cut batch at the end would be thrown away and fetched again.
+                    let result = try log.readWholeBatches(
                         from: target.fetchOffset, maxBytes: min(target.maxBytes, remaining), minOneBatch: bytes == 0)
                     data.highWatermark = result.highWatermark
                     data.lastStableOffset = result.highWatermark
