@@ -88,7 +88,8 @@ extension Log {
             lastFlushMs: now, producerState: ProducerStateManager(directory: directory, fileSystem: fileSystem))
 
         // Rescan from the segment holding the recovery point, unless the last shutdown was clean.
-        let recoverFrom = cleanShutdown ? state.segments.count : (state.segmentIndex(for: recoveryPoint) ?? 0)
+        // (A log created just now has nothing to rescan.)
+        let recoverFrom = cleanShutdown || bases.isEmpty ? state.segments.count : (state.segmentIndex(for: recoveryPoint) ?? 0)
         var i = 0
         while i < state.segments.count {
             let segment = state.segments[i]
