@@ -1,0 +1,273 @@
+import Foundation
+import Logging
+import Testing
+@testable import SamsaLog
+
+/// One test per bug the crash simulation found, each replaying the smallest history that showed it, on a
+/// `SimulatedFileSystem` with deterministic crashes (`.durableOnly`: only what was synced survives).
+@Suite struct SimulationRegressionTests {
+    static let logger = Logger(label: "samsa.test", factory: { _ in SwiftLogNoOpLogHandler() })
+    static let partition = TopicPartition("r", 0)
+    static let directory = "/data/r-0"
+
+    static func fileSystem() throws -> SimulatedFileSystem {
+        let fs = SimulatedFileSystem(seed: 7)
+        try fs.createDirectory("/data")
+        try fs.syncDirectory("/")
+        return fs
+    }
+
+    static func config() -> LogConfig {
+        var config = LogConfig()
+        config.segmentBytes = 100_000
+        config.indexIntervalBytes = 0  // an index entry for every batch
+        config.segmentIndexBytes = 8 * 64
+        return config
+    }
+
+    static func open(_ fs: SimulatedFileSystem, config: LogConfig = config()) throws -> (LogManager, Log) {
+        let manager = try LogManager.open(
+            dataDirectory: "/data", configFor: { _ in config }, fileSystem: fs, clock: { 5_000_000 }, logger: logger,
+            backgroundIntervalMs: nil)
+        return (manager, try manager.getOrCreateLog(partition, config: config))
+    }
+
+    static func batch(_ records: Int, _ tag: UInt8, producer: (id: Int64, sequence: Int32)? = nil) throws -> [UInt8] {
+        var builder = RecordBatchBuilder(
+            producerId: producer?.id ?? RecordBatch.noProducerId, producerEpoch: producer == nil ? RecordBatch.noProducerEpoch : 0,
+            baseSequence: producer?.sequence ?? RecordBatch.noSequence)
+        for i in 0..<records { builder.append(timestamp: 4_000_000 + Int64(i), key: [tag], value: [UInt8](repeating: tag, count: 40)) }
+        return try builder.build()
+    }
+
+    @discardableResult
+    static func append(_ log: Log, _ records: Int, _ tag: UInt8, producer: (id: Int64, sequence: Int32)? = nil) throws -> Log.AppendResult {
+        try batch(records, tag, producer: producer).withUnsafeBytes { try log.append($0) }
+    }
+
+    static func segmentPath(_ base: Int64, _ ext: String) -> String { directory + "/" + LogSegment.fileName(base, ext) }
+
+    // MARK: Flush failures
+
+    /// A failed fsync used to leave the log online: a later fsync succeeded without writing the pages the kernel
+    /// had dropped, so data acknowledged after it could be lost behind the hole.
+    @Test func aFailedFlushTakesTheLogOfflineAndCutsWhatWasNotFlushed() throws {
+        let fs = try Self.fileSystem()
+        let (_, log) = try Self.open(fs)
+        try Self.append(log, 3, 1)
+        try log.flush()
+        try Self.append(log, 2, 2)
+        fs.inject(.ioError, on: [.sync])
+        #expect(throws: LogError.self) { try log.flush() }
+        #expect(log.offlineReason != nil)
+        #expect(log.logEndOffset == 3)  // the unflushed batch is cut: its pages may never reach the disk
+        #expect(log.recoveryPoint == 3)
+        #expect { try log.flush() } throws: { error in
+            guard case LogError.offline = error else { return false }
+            return true
+        }
+        #expect { try Self.append(log, 1, 3) } throws: { error in
+            guard case LogError.offline = error else { return false }
+            return true
+        }
+        #expect(try log.readAllRecords().map(\.offset) == [0, 1, 2])  // reads keep working
+    }
+
+    // MARK: The clean-shutdown marker
+
+    /// Removing the marker on open was not durable: a crash brought it back and the next open skipped recovery,
+    /// trusting a torn active segment.
+    @Test func theCleanShutdownMarkerStaysRemovedAcrossACrash() throws {
+        let fs = try Self.fileSystem()
+        var (manager, log) = try Self.open(fs)
+        try Self.append(log, 3, 1)
+        try manager.close()
+        (manager, log) = try Self.open(fs)
+        try Self.append(log, 3, 2)
+        fs.crash(.durableOnly)
+        #expect(!fs.fileExists("/data/" + LogManager.cleanShutdownMarker))
+        (manager, log) = try Self.open(fs)
+        #expect(log.openReport.segmentsRecovered > 0)
+    }
+
+    // MARK: Roll at the recovery point
+
+    /// A roll right after a flush trims the old segment's indexes after that flush; the next flush used to start
+    /// at the new segment, so the trimmed indexes never reached the disk while the recovery point vouched for them.
+    @Test func theFlushAfterARollMakesTheOldSegmentsIndexesDurable() throws {
+        let fs = try Self.fileSystem()
+        let (_, log) = try Self.open(fs)
+        for tag in 1...4 as ClosedRange<UInt8> { try Self.append(log, 2, tag) }
+        try log.flush()
+        try log.roll()
+        try Self.append(log, 2, 5)
+        try log.flush()
+        for ext in ["index", "timeindex"] {
+            let path = Self.segmentPath(0, ext)
+            #expect(fs.durableContents(of: path) == fs.contents(of: path), "\(ext)")
+        }
+    }
+
+    /// Recovery used to start at the segment holding the recovery point; when a roll put a segment exactly there,
+    /// the previous segment (whose indexes the roll rewrote) was trusted unchecked.
+    @Test func recoveryRescansTheSegmentHoldingTheLastFlushedOffset() throws {
+        let fs = try Self.fileSystem()
+        var (manager, log) = try Self.open(fs)
+        for tag in 1...4 as ClosedRange<UInt8> { try Self.append(log, 2, tag) }
+        try log.flush()
+        try manager.checkpoint()  // recovery point 8
+        try log.roll()  // segment 8, exactly at the recovery point
+        try fs.syncDirectory(Self.directory)  // the kernel committed the new segment's name
+        fs.crash(.durableOnly)
+        (manager, log) = try Self.open(fs)
+        #expect(log.openReport.segmentsRecovered == 2)
+        #expect(log.logEndOffset == 8)
+    }
+
+    // MARK: Gaps
+
+    /// A copy of a segmented log where a crash lost all of a middle segment's batches: [0: 0...1] [2: empty]
+    /// [4: 4...5], as recovery leaves it.
+    static func logWithAnEmptyMiddleSegment(_ fs: SimulatedFileSystem) throws -> (LogManager, Log) {
+        var (manager, log) = try Self.open(fs)
+        try Self.append(log, 2, 1)
+        try log.roll()
+        try Self.append(log, 2, 2)
+        try log.roll()
+        try Self.append(log, 2, 3)
+        try manager.close()
+        let middle = try fs.openFile(Self.segmentPath(2, "log"), create: false)
+        try middle.truncate(to: 0)
+        try middle.sync()
+        try fs.removeFile("/data/" + LogManager.cleanShutdownMarker)
+        try OffsetCheckpointFile(path: "/data/" + LogManager.recoveryPointCheckpoint, fileSystem: fs).write([Self.partition: 0])
+        (manager, log) = try Self.open(fs)
+        #expect(log.segmentBaseOffsets == [0, 2, 4])
+        return (manager, log)
+    }
+
+    /// A read inside a gap looked at two segments at most; an empty one in between hid the data after it, so a
+    /// consumer at that offset never progressed.
+    @Test func aReadInAGapSkipsEmptySegments() throws {
+        let fs = try Self.fileSystem()
+        let (_, log) = try Self.logWithAnEmptyMiddleSegment(fs)
+        let slice = try #require(try log.read(from: 2, maxBytes: 1 << 16).slice)
+        let first = try slice.readBytes().withUnsafeBytes { try RecordBatch(validating: $0) }
+        #expect(first.baseOffset == 4)
+    }
+
+    /// Truncating into a gap used to set the log end to the end of the last batch, which could be below the log
+    /// start; and the end of an emptied tail was not kept across a restart.
+    @Test func truncatingIntoAGapEndsTheLogAtTheOffsetAndKeepsItAcrossARestart() throws {
+        let fs = try Self.fileSystem()
+        var (manager, log) = try Self.logWithAnEmptyMiddleSegment(fs)
+        try log.deleteRecords(before: 3)
+        #expect(try manager.truncate(Self.partition, to: 3) == 3)
+        #expect(log.logStartOffset == 3 && log.logEndOffset == 3)
+        #expect(try Self.append(log, 1, 9).firstOffset == 3)
+        try manager.close()
+        (manager, log) = try Self.open(fs)
+        #expect(log.logEndOffset == 4)
+        #expect(try log.readAllRecords().map(\.offset) == [3])
+    }
+
+    // MARK: Truncation
+
+    /// The recovery-point checkpoint used to stay above a truncation until the next periodic checkpoint: after a
+    /// crash, segments changed by the truncation (or written after it) were trusted without a rescan.
+    @Test func truncationLowersTheRecoveryPointCheckpointBeforeItTouchesAFile() throws {
+        let fs = try Self.fileSystem()
+        let (manager, log) = try Self.open(fs)
+        for tag in 1...6 as ClosedRange<UInt8> { try Self.append(log, 2, tag) }
+        try log.flush()
+        try manager.checkpoint()
+        let checkpoints = OffsetCheckpointFile(path: "/data/" + LogManager.recoveryPointCheckpoint, fileSystem: fs)
+        #expect(try checkpoints.read()[Self.partition] == 12)
+        // The truncation fails after the checkpoint was written: the checkpoint is already low.
+        fs.inject(.ioError, on: [.truncate], pathContaining: ".log")
+        #expect(throws: LogError.self) { try manager.truncate(Self.partition, to: 5) }
+        #expect(try checkpoints.read()[Self.partition]! <= 5)
+        #expect(log.offlineReason != nil)  // a truncation that failed part-way takes the log offline
+    }
+
+    /// Truncation used to leave its cut and its segment removals unsynced: a crash could bring back removed
+    /// batches beside the new ones that had reused their offsets.
+    @Test func truncationIsDurableBeforeTheLogGrowsAgain() throws {
+        let fs = try Self.fileSystem()
+        let (manager, log) = try Self.open(fs)
+        try Self.append(log, 2, 1)
+        try Self.append(log, 2, 2)
+        try log.roll()
+        try Self.append(log, 2, 3)
+        try log.flush()
+        try manager.truncate(Self.partition, to: 2)
+        #expect(!fs.durablePaths().contains(Self.segmentPath(4, "log")))
+        let path = Self.segmentPath(0, "log")
+        #expect(fs.durableContents(of: path) == fs.contents(of: path))
+        try Self.append(log, 3, 4)
+        fs.crash(.durableOnly)
+        let (_, reopened) = try Self.open(fs)
+        #expect(reopened.logEndOffset == 2)
+        #expect(reopened.segmentBaseOffsets == [0])
+    }
+
+    // MARK: Recovery
+
+    /// Producer snapshots written when a segment rolled survived a crash that lost the batches they described; the
+    /// producer's retry was then acknowledged as a duplicate of a batch no longer in the log.
+    @Test func recoveryForgetsProducerSnapshotsOfLostBatches() throws {
+        let fs = try Self.fileSystem()
+        var (manager, log) = try Self.open(fs)
+        try Self.append(log, 1, 1)
+        try log.flush()
+        try Self.append(log, 3, 2, producer: (77, 0))  // offsets 1...3, never flushed
+        try log.roll()  // snapshot 4 says producer 77 wrote sequence 0...2 at 1...3
+        try fs.syncDirectory(Self.directory)  // the kernel committed the directory, not the batch
+        fs.crash(.durableOnly)
+        #expect(fs.fileExists(Self.directory + "/" + ProducerStateManager.snapshotName(4)))
+        (manager, log) = try Self.open(fs)
+        #expect(log.logEndOffset == 4)  // offsets 1...3 are a gap now
+        let retry = try Self.append(log, 3, 2, producer: (77, 0))
+        #expect(!retry.isDuplicate)
+        #expect(retry.firstOffset == 4)
+    }
+
+    /// Segments dropped after a damaged one were removed without a directory sync: a crash could bring them back
+    /// after the damaged segment had grown over their offsets.
+    @Test func segmentsDroppedAfterDamageStayDropped() throws {
+        let fs = try Self.fileSystem()
+        var (manager, log) = try Self.open(fs)
+        try Self.append(log, 2, 1)
+        try Self.append(log, 2, 2)
+        try log.roll()
+        try Self.append(log, 2, 3)
+        try manager.close()
+        // Damage the first segment's last batch, and make recovery look at it.
+        let first = try fs.openFile(Self.segmentPath(0, "log"), create: false)
+        let size = try first.size()
+        try [0xFF, 0xFF].withUnsafeBytes { try first.write($0, at: size - 2) }
+        try first.sync()
+        try fs.removeFile("/data/" + LogManager.cleanShutdownMarker)
+        try OffsetCheckpointFile(path: "/data/" + LogManager.recoveryPointCheckpoint, fileSystem: fs).write([Self.partition: 0])
+        (manager, log) = try Self.open(fs)
+        #expect(log.logEndOffset == 2)
+        #expect(!fs.durablePaths().contains(Self.segmentPath(4, "log")))
+    }
+
+    /// Recovery kept what it found, though it might be only in the page cache, and left the recovery point at the
+    /// (possibly stale) checkpoint: a later failed flush then cut back below data acknowledged before the restart.
+    @Test func recoveryMakesWhatItKeptDurable() throws {
+        let fs = try Self.fileSystem()
+        var (manager, log) = try Self.open(fs)
+        try Self.append(log, 2, 1)
+        try log.flush()
+        try Self.append(log, 2, 2)
+        // The process dies (no power loss): the second batch is in the cache only.
+        (manager, log) = try Self.open(fs)
+        #expect(log.openReport.segmentsRecovered > 0)
+        #expect(log.recoveryPoint == 4)
+        let path = Self.segmentPath(0, "log")
+        #expect(fs.durableContents(of: path) == fs.contents(of: path))
+        _ = manager
+    }
+}
