@@ -126,49 +126,54 @@ import Testing
 
     // MARK: Gaps
 
-    /// A copy of a segmented log where a crash lost all of a middle segment's batches: [0: 0...1] [2: empty]
-    /// [4: 4...5], as recovery leaves it.
-    static func logWithAnEmptyMiddleSegment(_ fs: SimulatedFileSystem) throws -> (LogManager, Log) {
+    /// A segmented log as recovery leaves it after a crash that lost the last batch of the first segment and all
+    /// of the second: [0: 0...1, then a gap at 2] [3: empty] [5: 5...6].
+    static func logWithAGapAndAnEmptySegment(_ fs: SimulatedFileSystem) throws -> (LogManager, Log) {
         var (manager, log) = try Self.open(fs)
         try Self.append(log, 2, 1)
-        try log.roll()
-        try Self.append(log, 2, 2)
+        let firstBatchEnd = log.size
+        try Self.append(log, 1, 2)
         try log.roll()
         try Self.append(log, 2, 3)
+        try log.roll()
+        try Self.append(log, 2, 4)
         try manager.close()
-        let middle = try fs.openFile(Self.segmentPath(2, "log"), create: false)
-        try middle.truncate(to: 0)
-        try middle.sync()
+        for (base, size) in [(Int64(0), firstBatchEnd), (3, 0)] {
+            let file = try fs.openFile(Self.segmentPath(base, "log"), create: false)
+            try file.truncate(to: size)
+            try file.sync()
+        }
         try fs.removeFile("/data/" + LogManager.cleanShutdownMarker)
         try OffsetCheckpointFile(path: "/data/" + LogManager.recoveryPointCheckpoint, fileSystem: fs).write([Self.partition: 0])
         (manager, log) = try Self.open(fs)
-        #expect(log.segmentBaseOffsets == [0, 2, 4])
+        #expect(log.segmentBaseOffsets == [0, 3, 5])
+        #expect(log.logEndOffset == 7)
         return (manager, log)
     }
 
-    /// A read inside a gap looked at two segments at most; an empty one in between hid the data after it, so a
+    /// A read inside a gap looked at two segments at most; an empty one after the gap hid the data beyond it, so a
     /// consumer at that offset never progressed.
     @Test func aReadInAGapSkipsEmptySegments() throws {
         let fs = try Self.fileSystem()
-        let (_, log) = try Self.logWithAnEmptyMiddleSegment(fs)
+        let (_, log) = try Self.logWithAGapAndAnEmptySegment(fs)
         let slice = try #require(try log.read(from: 2, maxBytes: 1 << 16).slice)
         let first = try slice.readBytes().withUnsafeBytes { try RecordBatch(validating: $0) }
-        #expect(first.baseOffset == 4)
+        #expect(first.baseOffset == 5)
     }
 
     /// Truncating into a gap used to set the log end to the end of the last batch, which could be below the log
     /// start; and the end of an emptied tail was not kept across a restart.
     @Test func truncatingIntoAGapEndsTheLogAtTheOffsetAndKeepsItAcrossARestart() throws {
         let fs = try Self.fileSystem()
-        var (manager, log) = try Self.logWithAnEmptyMiddleSegment(fs)
-        try log.deleteRecords(before: 3)
-        #expect(try manager.truncate(Self.partition, to: 3) == 3)
-        #expect(log.logStartOffset == 3 && log.logEndOffset == 3)
-        #expect(try Self.append(log, 1, 9).firstOffset == 3)
+        var (manager, log) = try Self.logWithAGapAndAnEmptySegment(fs)
+        try log.deleteRecords(before: 4)
+        #expect(try manager.truncate(Self.partition, to: 4) == 4)
+        #expect(log.logStartOffset == 4 && log.logEndOffset == 4)
+        #expect(try Self.append(log, 1, 9).firstOffset == 4)
         try manager.close()
         (manager, log) = try Self.open(fs)
-        #expect(log.logEndOffset == 4)
-        #expect(try log.readAllRecords().map(\.offset) == [3])
+        #expect(log.logEndOffset == 5)
+        #expect(try log.readAllRecords().map(\.offset) == [4])
     }
 
     // MARK: Truncation
