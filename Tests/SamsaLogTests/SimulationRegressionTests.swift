@@ -216,6 +216,69 @@ import Testing
         #expect(reopened.segmentBaseOffsets == [0])
     }
 
+    // MARK: Found by fuzzing
+
+    /// `fuzz/run.sh producer_snapshot`: a snapshot with a valid CRC whose entry says its last batch spans a negative
+    /// number of offsets ending near Int64.max overflowed (a trap at startup); it is now rejected as corrupt.
+    @Test func aSnapshotEntryWithAnImpossibleOffsetDeltaIsCorruptNotATrap() throws {
+        func snapshot(lastOffset: Int64, offsetDelta: Int32) -> [UInt8] {
+            var bytes: [UInt8] = []
+            bytes.appendBigEndian(Int16(1))
+            bytes.appendBigEndian(UInt32(0))
+            bytes.appendBigEndian(Int32(1))
+            bytes.appendBigEndian(Int64(7))  // producer id
+            bytes.appendBigEndian(Int16(0))  // epoch
+            bytes.appendBigEndian(Int32(5))  // last sequence
+            bytes.appendBigEndian(lastOffset)
+            bytes.appendBigEndian(offsetDelta)
+            bytes.appendBigEndian(Int64(1_000))  // timestamp
+            bytes.appendBigEndian(Int32(-1))  // coordinator epoch
+            bytes.appendBigEndian(Int64(-1))  // transaction start
+            let crc = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[6...])) }
+            bytes.storeBigEndian(crc, at: 2)
+            return bytes
+        }
+        #expect(ProducerStateManager.parseSnapshot(snapshot(lastOffset: .max, offsetDelta: -1)) == nil)
+        #expect(ProducerStateManager.parseSnapshot(snapshot(lastOffset: 3, offsetDelta: 4)) == nil)
+        let good = try #require(ProducerStateManager.parseSnapshot(snapshot(lastOffset: 10, offsetDelta: 2)))
+        #expect(good[7]?.batches.first?.firstOffset == 8)
+        #expect(good[7]?.batches.first?.firstSequence == 3)
+    }
+
+    /// `fuzz/run.sh record_batch`: a batch whose base offset plus last offset delta passes Int64.max trapped on
+    /// overflow wherever its last offset was taken (recovery, scans, dump-log); a record whose offset delta runs
+    /// past it trapped while being parsed. Both are invalid batches now.
+    @Test func batchesWhoseOffsetsOverflowAreInvalidNotATrap() throws {
+        func batch(baseOffset: Int64, records: Int, lastOffsetDelta: Int32? = nil) throws -> [UInt8] {
+            var builder = RecordBatchBuilder(baseOffset: baseOffset)
+            for i in 0..<records { builder.append(timestamp: 1, key: nil, value: [UInt8(i)]) }
+            var bytes = try builder.build()
+            if let lastOffsetDelta {
+                bytes.storeBigEndian(lastOffsetDelta, at: RecordBatch.Field.lastOffsetDelta)
+                let crc = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[RecordBatch.Field.attributes...])) }
+                bytes.storeBigEndian(crc, at: RecordBatch.Field.crc)
+            }
+            return bytes
+        }
+        let overflowing = try batch(baseOffset: .max - 1, records: 2)
+        #expect(throws: RecordBatchError.offsetOverflow(baseOffset: .max - 1, lastOffsetDelta: 1)) {
+            try overflowing.withUnsafeBytes { _ = try RecordBatch(validating: $0) }
+        }
+        #expect(throws: RecordBatchError.self) {
+            try overflowing.withUnsafeBytes { _ = try RecordBatchHeader(parsing: $0) }
+        }
+        let fits = try batch(baseOffset: .max - 2, records: 2)
+        #expect(try fits.withUnsafeBytes { try RecordBatch(validating: $0).nextOffset } == .max)
+        // The batch says its records end at base + 0, the third record says base + 2: past Int64.max.
+        let lying = try batch(baseOffset: .max - 1, records: 3, lastOffsetDelta: 0)
+        #expect(throws: RecordBatchError.self) {
+            try lying.withUnsafeBytes { buffer in
+                var scratch: [UInt8] = []
+                _ = try RecordBatch(validating: buffer).validateRecords(scratch: &scratch)
+            }
+        }
+    }
+
     // MARK: Recovery
 
     /// Producer snapshots written when a segment rolled survived a crash that lost the batches they described; the
