@@ -61,7 +61,7 @@ let package = Package(
         .target(
             name: "SamsaClient",
             dependencies: [
-                "SamsaProtocol",
+                "SamsaProtocol", "SamsaLog",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -83,6 +83,7 @@ let package = Package(
             name: "SamsaProtocolTests",
             dependencies: ["SamsaProtocol", .product(name: "NIOCore", package: "swift-nio")]
         ),
+        .testTarget(name: "SamsaClientTests", dependencies: ["SamsaClient", "SamsaProtocol", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(
             name: "SamsaBrokerTests",
             dependencies: [

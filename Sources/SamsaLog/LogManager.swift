@@ -3,7 +3,9 @@ import Logging
 import Synchronization
 
 /// A data directory of many partition logs (`<topic>-<partition>/`), opened and closed together, with Kafka's
-/// checkpoint files at the top and background work (flushing by `flush.ms`, checkpointing) on its own queue.
+/// checkpoint files at the top and background work on its own queue: flushing by `flush.ms`, checkpointing,
+/// retention every `log.retention.check.interval.ms` (Retention/), removal of deleted segment files after
+/// `file.delete.delay.ms`; and the log cleaner's threads for compacted topics (Cleaner/).
 ///
 /// ```swift
 /// let manager = try LogManager.open(dataDirectory: "./data")
@@ -20,7 +22,11 @@ public final class LogManager: Sendable {
     let logs = Mutex<[TopicPartition: Log]>([:])
     let closed = Mutex(false)
     let backgroundIntervalMs: Int?
+    /// `log.retention.check.interval.ms`
+    let retentionCheckIntervalMs: Int64
     let queue = DispatchQueue(label: "samsa.log-manager")
+    /// The log cleaner (its threads run when background work is on and `log.cleaner.enable` is set).
+    public let cleaner: LogCleaner
     /// What opening the directory found, per partition that needed recovery.
     public let openReports: [TopicPartition: LogOpenReport]
 
@@ -31,11 +37,14 @@ public final class LogManager: Sendable {
 
     /// Opens every partition directory under `dataDirectory` (creating the directory if needed).
     /// `configFor` gives each partition's config (the broker's topic settings); `backgroundIntervalMs` is how
-    /// often flushing by `flush.ms` and checkpointing run (nil: no background work, for tests and tools).
+    /// often flushing by `flush.ms`, checkpointing and removal of deleted segment files run (nil: no background
+    /// work at all, no retention and no cleaner threads, for tests and tools); retention runs every
+    /// `retentionCheckIntervalMs` (`log.retention.check.interval.ms`).
     public static func open(
         dataDirectory: String, configFor: @Sendable (TopicPartition) -> LogConfig = { _ in LogConfig() },
         fileSystem: any FileSystem = PosixFileSystem(), clock: @escaping Clock = systemClock,
         logger: Logger = Logger(label: "samsa.log-manager"), backgroundIntervalMs: Int? = 1000,
+        retentionCheckIntervalMs: Int64 = 300_000, cleanerConfig: CleanerConfig = CleanerConfig(),
         appendObserver: (@Sendable (TopicPartition, Int64) -> Void)? = nil
     ) throws(LogError) -> LogManager {
         do { try fileSystem.createDirectory(dataDirectory) } catch { throw .io(error) }
@@ -69,6 +78,9 @@ public final class LogManager: Sendable {
             opened[tp] = log
             if log.openReport.segmentsRecovered > 0 || !log.openReport.truncations.isEmpty { reports[tp] = log.openReport }
         }
+        let cleanerManager = try LogCleanerManager(dataDirectory: dataDirectory, fileSystem: fileSystem)
+        let cleanPoints = cleanerManager.checkpoints
+        for (tp, log) in opened { log.setFirstDirtyOffset(cleanPoints[tp]) }
         // From here on the directory is live: a crash before `close` must lead to recovery, so the marker's
         // removal must be durable before anything is written (or a crash would bring it back and skip recovery).
         do {
@@ -79,16 +91,19 @@ public final class LogManager: Sendable {
         } catch {
             throw .io(error)
         }
+        let cleaner = LogCleaner(config: cleanerConfig, manager: cleanerManager, clock: clock, logger: logger)
         let manager = LogManager(
             dataDirectory: dataDirectory, fileSystem: fileSystem, clock: clock, logger: logger,
-            appendObserver: appendObserver, logs: opened, reports: reports, backgroundIntervalMs: backgroundIntervalMs)
+            appendObserver: appendObserver, logs: opened, reports: reports, backgroundIntervalMs: backgroundIntervalMs,
+            retentionCheckIntervalMs: retentionCheckIntervalMs, cleaner: cleaner)
         return manager
     }
 
     private init(
         dataDirectory: String, fileSystem: any FileSystem, clock: @escaping Clock, logger: Logger,
         appendObserver: (@Sendable (TopicPartition, Int64) -> Void)?, logs opened: [TopicPartition: Log],
-        reports: [TopicPartition: LogOpenReport], backgroundIntervalMs: Int?
+        reports: [TopicPartition: LogOpenReport], backgroundIntervalMs: Int?, retentionCheckIntervalMs: Int64,
+        cleaner: LogCleaner
     ) {
         self.dataDirectory = dataDirectory
         self.fileSystem = fileSystem
@@ -97,8 +112,15 @@ public final class LogManager: Sendable {
         self.appendObserver = appendObserver
         self.openReports = reports
         self.backgroundIntervalMs = backgroundIntervalMs
+        self.retentionCheckIntervalMs = retentionCheckIntervalMs
+        self.cleaner = cleaner
         logs.withLock { $0 = opened }
+        cleaner.setLogSource { [weak self] in self?.allLogs.filter { !$0.value.isClosed } ?? [:] }
         scheduleBackgroundTasks()
+        if backgroundIntervalMs != nil {
+            scheduleRetention()
+            cleaner.startup()
+        }
     }
 
     /// Binds a manager-wide append observer to one partition.
@@ -117,6 +139,43 @@ public final class LogManager: Sendable {
             self.scheduleBackgroundTasks()
         }
     }
+
+    private func scheduleRetention() {
+        let interval = Int(clamping: max(retentionCheckIntervalMs, 1))
+        queue.asyncAfter(deadline: .now() + .milliseconds(interval)) { [weak self] in
+            guard let self, !self.closed.withLock({ $0 }) else { return }
+            self.runRetention()
+            self.scheduleRetention()
+        }
+    }
+
+    /// One retention pass over every log (Retention/): segments past `retention.ms` or `retention.bytes`, or
+    /// below the log start offset, are deleted; the new log start offsets are checkpointed.
+    @discardableResult
+    public func runRetention() -> [TopicPartition: RetentionResult] {
+        var results: [TopicPartition: RetentionResult] = [:]
+        for (tp, log) in allLogs where !log.isClosed {
+            do {
+                let result = try log.deleteOldSegments()
+                if result.segmentsDeleted > 0 { results[tp] = result }
+            } catch {
+                logger.error("\(tp): retention failed: \(error)")
+            }
+        }
+        if !results.isEmpty {
+            do { try checkpoint() } catch { logger.error("checkpoint failed: \(error)") }
+        }
+        return results
+    }
+
+    /// Cleans the dirtiest compacted log that needs it, now, on the calling thread (nil when none does).
+    @discardableResult
+    public func cleanFilthiestLog() throws(CleanerError) -> CleanerStats? {
+        try cleaner.cleanFilthiestLog()
+    }
+
+    /// The last cleaning of each partition in this process.
+    public var cleanerStats: [TopicPartition: CleanerStats] { cleaner.stats }
 
     /// The log of a partition, if it exists.
     public func log(_ tp: TopicPartition) -> Log? { logs.withLock { $0[tp] } }
@@ -143,6 +202,7 @@ public final class LogManager: Sendable {
     public func deleteLog(_ tp: TopicPartition) throws(LogError) {
         guard let log = logs.withLock({ $0.removeValue(forKey: tp) }) else { return }
         try? log.close()
+        try cleaner.manager.remove(tp)
         let doomed = dataDirectory + "/" + tp.directoryName + ".\(clock())-delete"
         do {
             try fileSystem.rename(log.directory, to: doomed)
@@ -211,11 +271,13 @@ public final class LogManager: Sendable {
         }
     }
 
-    /// Background work: flush logs whose `flush.ms` has passed, then checkpoint.
+    /// Background work: flush logs whose `flush.ms` has passed, remove deleted segments' files whose
+    /// `file.delete.delay.ms` has passed, then checkpoint.
     func runBackgroundTasks() {
         guard !closed.withLock({ $0 }) else { return }
         for (tp, log) in allLogs {
             do { try log.flushIfDue() } catch { logger.error("\(tp): flush failed: \(error)") }
+            do { try log.removeDeletedSegmentFiles() } catch { logger.error("\(tp): removing deleted segments failed: \(error)") }
         }
         do { try checkpoint() } catch { logger.error("checkpoint failed: \(error)") }
     }
@@ -227,6 +289,7 @@ public final class LogManager: Sendable {
             return !was
         }
         guard first else { return }
+        cleaner.shutdown()  // aborts cleanings in progress and waits for the threads
         queue.sync {}  // waits for a background pass in progress
         var failure: LogError?
         var cleanLogs: [TopicPartition: Log] = [:]
@@ -247,6 +310,7 @@ public final class LogManager: Sendable {
         } catch {
             throw .invalidDirectory(path: dataDirectory, reason: "\(error)")
         }
+        try cleaner.manager.checkpoint()
         if let failure { throw failure }
         // Only a directory whose every log closed cleanly skips recovery next time.
         guard cleanLogs.count == allLogs.count else { return }

@@ -6,10 +6,28 @@
 //   SamsaTorture verify <partition dir> --acked N [--seed S]
 //     opens the log (recovering it) and checks: every acknowledged offset is there, offsets are dense from 0,
 //     every record holds the bytes append-loop wrote for its offset. Prints a summary; exits 1 on a mismatch.
+//
+// The log cleaner's crash tests (a data directory holding one compacted partition, `<topic>-0`):
+//
+//   SamsaTorture clean-once <data dir> [--topic T] [--now MS] [--segment-bytes N] [--delete-retention-ms N]
+//                [--dedupe-buffer N] [--crash-at <phase> [--occurrence K]]
+//     cleans the partition once with the clock fixed at --now; with --crash-at, kills itself (SIGKILL) the
+//     K-th time the cleaner reaches that phase (cleaned-partial, cleaned-written, swap-log-renamed,
+//     swap-renamed, old-partially-deleted, old-deleted, live-log-renamed, swapped, checkpointed).
+//   SamsaTorture clean-loop <data dir> [--topic T] [--seed S] [--keys K] [--segment-bytes N]
+//     appends keyed records (key, value or tombstone a function of the offset and seed) and cleans every few
+//     appends, forever; prints "acked <last offset>" and "cleaned <clean point>".
+//   SamsaTorture clean-verify <data dir> [--topic T] [--seed S] [--keys K] --acked N
+//     opens the directory (recovering it) and checks what clean-loop's log must hold: every record is the one
+//     written at its offset; each key's latest record is there (a latest tombstone may have aged out, and then
+//     no record of the key is left); past the cleaner checkpoint, nothing is gone in the active segment and
+//     below it only records a later one of their key replaces (a cleaning killed before its checkpoint);
+//     nothing acked is lost. Exits 1 on a violation.
 #if canImport(Glibc)
 import Glibc
 #endif
 import SamsaLog
+import Synchronization
 
 func fail(_ message: String) -> Never {
     let line = "samsa-torture: \(message)\n"
@@ -30,8 +48,11 @@ func value(forOffset offset: Int64, seed: UInt64) -> [UInt8] {
 }
 
 var arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.count >= 2, ["clean-once", "clean-loop", "clean-verify"].contains(arguments[0]) {
+    cleanerMain(arguments)
+}
 guard arguments.count >= 2, arguments[0] == "append-loop" || arguments[0] == "verify" else {
-    fail("usage: SamsaTorture append-loop|verify <dir> [--flush] [--segment-bytes N] [--seed S] [--acked N]")
+    fail("usage: SamsaTorture append-loop|verify|clean-once|clean-loop|clean-verify <dir> [options]")
 }
 let command = arguments[0]
 var acked: Int64 = -1
@@ -116,4 +137,182 @@ do {
     }
 } catch {
     fail("\(error)")
+}
+
+// MARK: Cleaner crash tests
+
+/// Record `offset` of clean-loop's log: its key, and its value (nil: a tombstone, one record in ten).
+func compactedRecord(offset: Int64, seed: UInt64, keys: Int) -> (key: [UInt8], value: [UInt8]?) {
+    var x = (UInt64(bitPattern: offset) &+ 1) &* 0x9E37_79B9_7F4A_7C15 ^ seed
+    x ^= x >> 31
+    x = x &* 0xBF58_476D_1CE4_E5B9
+    x ^= x >> 29
+    let key = Array("key-\(x % UInt64(keys))".utf8)
+    if (x >> 40) % 10 == 0 { return (key, nil) }
+    var value = Array("value-\(offset)-".utf8)
+    for i in 0..<Int((x >> 20) % 40) { value.append(UInt8(truncatingIfNeeded: x >> UInt64(i % 56))) }
+    return (key, value)
+}
+
+/// Every record of the log, in offset order.
+func readAllRecords(_ log: Log) throws -> [(offset: Int64, key: [UInt8]?, value: [UInt8]?)] {
+    var out: [(Int64, [UInt8]?, [UInt8]?)] = []
+    var next = log.logStartOffset
+    var scratch: [UInt8] = []
+    while next < log.logEndOffset, let slice = try log.read(from: next, maxBytes: 1 << 20).slice {
+        let bytes = try slice.readBytes()
+        var progressed = false
+        try bytes.withUnsafeBytes { buffer in
+            var position = 0
+            while position < buffer.count {
+                let rest = UnsafeRawBufferPointer(rebasing: buffer[position...])
+                guard let size = try? RecordBatch.size(ofBatchAt: rest), size <= rest.count else { break }
+                let batch = try RecordBatch(validating: rest)
+                try batch.forEachRecord(scratch: &scratch) { r in
+                    if r.offset >= next { out.append((r.offset, r.keyBytes, r.valueBytes)) }
+                }
+                next = max(next, batch.nextOffset)
+                progressed = true
+                position += size
+            }
+        }
+        if !progressed { break }
+    }
+    return out
+}
+
+func cleanerMain(_ arguments: [String]) -> Never {
+    let command = arguments[0]
+    let dataDirectory = arguments[1]
+    var topic = "compacted"
+    var now: Int64 = 1_700_000_000_000
+    var seed: UInt64 = 1
+    var keys = 50
+    var acked: Int64 = -1
+    var crashAt: CleanerPhase?
+    var occurrence = 1
+    var logConfig = LogConfig()
+    logConfig.cleanupPolicy = .compact
+    logConfig.segmentBytes = 16 << 10
+    logConfig.minCleanableDirtyRatio = 0
+    logConfig.deleteRetentionMs = 2_000
+    var cleanerConfig = CleanerConfig()
+    cleanerConfig.dedupeBufferSize = 1 << 20
+    var i = 2
+    func value(_ name: String) -> String {
+        i += 1
+        guard i < arguments.count else { fail("\(name) needs a value") }
+        return arguments[i]
+    }
+    while i < arguments.count {
+        switch arguments[i] {
+        case "--topic": topic = value("--topic")
+        case "--now": now = Int64(value("--now")) ?? { fail("bad --now") }()
+        case "--seed": seed = UInt64(value("--seed")) ?? { fail("bad --seed") }()
+        case "--keys": keys = Int(value("--keys")) ?? { fail("bad --keys") }()
+        case "--acked": acked = Int64(value("--acked")) ?? { fail("bad --acked") }()
+        case "--segment-bytes": logConfig.segmentBytes = Int(value("--segment-bytes")) ?? { fail("bad --segment-bytes") }()
+        case "--delete-retention-ms":
+            logConfig.deleteRetentionMs = Int64(value("--delete-retention-ms")) ?? { fail("bad --delete-retention-ms") }()
+        case "--dedupe-buffer": cleanerConfig.dedupeBufferSize = Int(value("--dedupe-buffer")) ?? { fail("bad --dedupe-buffer") }()
+        case "--crash-at": crashAt = CleanerPhase(rawValue: value("--crash-at")) ?? { fail("unknown phase") }()
+        case "--occurrence": occurrence = Int(value("--occurrence")) ?? { fail("bad --occurrence") }()
+        default: fail("unknown option \(arguments[i])")
+        }
+        i += 1
+    }
+    if let crashAt {
+        let target = occurrence
+        let seen = Atomic<Int>(0)
+        cleanerConfig.phaseObserver = { phase in
+            guard phase == crashAt else { return }
+            if seen.wrappingAdd(1, ordering: .relaxed).newValue == target { kill(getpid(), SIGKILL) }
+        }
+    }
+    let clockValue = Atomic<Int64>(now)
+    let clock: Clock = { clockValue.load(ordering: .relaxed) }
+    let tp = TopicPartition(topic, 0)
+    do {
+        let config = logConfig
+        let manager = try LogManager.open(
+            dataDirectory: dataDirectory, configFor: { _ in config }, clock: clock, backgroundIntervalMs: nil,
+            cleanerConfig: cleanerConfig)
+        let log = try manager.getOrCreateLog(tp, config: config)
+        switch command {
+        case "clean-once":
+            if let stats = try manager.cleaner.clean(log) { say("cleaned \(stats.endOffset)") }
+            try manager.close()
+            exit(0)
+        case "clean-loop":
+            var builder = RecordBatchBuilder()
+            var output: [UInt8] = []
+            var rng = seed
+            let codecs: [CompressionCodec] = [.none, .lz4, .zstd, .gzip, .snappy]
+            var appends = 0
+            while true {
+                rng = rng &* 6_364_136_223_846_793_005 &+ 1
+                let next = log.logEndOffset
+                clockValue.store(now + next, ordering: .relaxed)
+                builder.codec = codecs[Int(rng >> 61) % codecs.count]
+                builder.reset()
+                for j in 0..<(1 + Int(rng >> 59) % 8) {
+                    let offset = next + Int64(j)
+                    let record = compactedRecord(offset: offset, seed: seed, keys: keys)
+                    builder.append(timestamp: now + offset, key: record.key, value: record.value)
+                }
+                output.removeAll(keepingCapacity: true)
+                try builder.build(into: &output)
+                let result = try output.withUnsafeBytes { try log.append($0) }
+                say("acked \(result.lastOffset)")
+                appends += 1
+                if appends % 25 == 0, let stats = try manager.cleaner.clean(log) { say("cleaned \(stats.endOffset)") }
+            }
+        default:  // clean-verify
+            let records = try readAllRecords(log)
+            let end = log.logEndOffset
+            let checkpoint = (try OffsetCheckpointFile(path: dataDirectory + "/cleaner-offset-checkpoint").read())[tp] ?? 0
+            var problems: [String] = []
+            var present = Set<Int64>()
+            var previous: Int64 = -1
+            for r in records {
+                let expected = compactedRecord(offset: r.offset, seed: seed, keys: keys)
+                if r.offset <= previous { problems.append("offset \(r.offset) after \(previous)") }
+                if r.key != expected.key || r.value != expected.value { problems.append("offset \(r.offset) holds another record") }
+                previous = r.offset
+                present.insert(r.offset)
+            }
+            var latest: [[UInt8]: Int64] = [:]
+            for offset in 0..<end { latest[compactedRecord(offset: offset, seed: seed, keys: keys).key] = offset }
+            var keysPresent = Set<[UInt8]>()
+            for r in records { if let key = r.key { keysPresent.insert(key) } }
+            for (key, offset) in latest where !present.contains(offset) {
+                let tombstone = compactedRecord(offset: offset, seed: seed, keys: keys).value == nil
+                if !tombstone {
+                    problems.append("latest record of \(String(decoding: key, as: UTF8.self)) (offset \(offset)) is gone")
+                } else if keysPresent.contains(key) {
+                    problems.append("\(String(decoding: key, as: UTF8.self)) lost its tombstone at \(offset) but older records remain")
+                }
+            }
+            // Past the checkpointed clean point only a cleaning killed before its checkpoint can have removed
+            // records, and only below the active segment, and only records with a later record of their key there
+            // (or a latest tombstone aged out, checked above).
+            let activeBase = log.segmentBaseOffsets.last ?? 0
+            var laterBelowActive = Set<[UInt8]>()
+            for offset in (max(checkpoint, log.logStartOffset)..<end).reversed() {
+                let record = compactedRecord(offset: offset, seed: seed, keys: keys)
+                defer { if offset < activeBase { laterBelowActive.insert(record.key) } }
+                guard !present.contains(offset), latest[record.key] != offset else { continue }
+                if offset >= activeBase || !laterBelowActive.contains(record.key) {
+                    problems.append("offset \(offset) at or past the clean point \(checkpoint) is gone")
+                }
+            }
+            if acked >= end { problems.append("acked offset \(acked) is past the log end \(end)") }
+            say("log-end-offset \(end) records \(records.count) keys \(keysPresent.count) clean-point \(checkpoint) problems \(problems.count)")
+            for problem in problems.prefix(20) { say("  " + problem) }
+            try manager.close()
+            exit(problems.isEmpty ? 0 : 1)
+        }
+    } catch {
+        fail("\(error)")
+    }
 }

@@ -16,5 +16,13 @@ struct Samsa: AsyncParsableCommand {
 
     /// Every subcommand, one per line (kept sorted).
     static let commands: [any ParsableCommand.Type] = [
+        BenchCommand.self,
+        ConsoleConsumer.self,
+        ConsoleProducer.self,
+        ConsumerPerfTest.self,
+        DumpLogCommand.self,
+        ProducerPerfTest.self,
+        ReplayCommand.self,
+        Topics.self,
     ]
 }

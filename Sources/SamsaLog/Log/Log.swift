@@ -50,6 +50,16 @@ public final class Log: Sendable {
         var headerScratch: [UInt8] = []
         /// Idempotent producers' sequences.
         var producerState: ProducerStateManager
+        /// Segments renamed `.deleted` (by retention or a cleaner swap) whose files are removed once
+        /// `file.delete.delay.ms` has passed (see Retention/).
+        var pendingDeletions: [(segment: LogSegment, dueMs: Int64)] = []
+        /// The cleaner's clean point (offsets below it were cleaned), when known (see Cleaner/).
+        var firstDirtyOffset: Int64?
+        /// The last cleaning of this log in this process.
+        var lastCleaning: CleanerStats?
+        /// The earliest delete horizon the cleaner wrote on batches that still hold tombstones: once it has passed,
+        /// a cleaning can remove them even if nothing new was written.
+        var earliestDeleteHorizonMs: Int64?
 
         var active: LogSegment { segments[segments.count - 1] }
 
@@ -502,6 +512,8 @@ public final class Log: Sendable {
         let producers = state.producerState
         try writing(&state) { () throws(FileSystemError) in try producers.removeSnapshots(above: end) }
         try Self.rebuildProducerState(&state)
+        // Offsets written again after the cut are dirty, whatever the cleaner had done below it.
+        if let clean = state.firstDirtyOffset, clean > state.logEndOffset { state.firstDirtyOffset = state.logEndOffset }
         // A log that now ends in a gap gets an empty segment at its end, so the end survives a restart (it is read
         // back from the last segment) and its offsets are not handed out again.
         if try Self.scanNextOffset(state.active) < state.logEndOffset {
@@ -643,6 +655,9 @@ public final class Log: Sendable {
             do throws(FileSystemError) {
                 for segment in state.segments { try segment.close() }
                 if state.offlineReason == nil { try state.producerState.takeSnapshot() }
+                // Segments scheduled for removal go now (open slices keep their descriptors).
+                for pending in state.pendingDeletions { try pending.segment.removeFiles() }
+                state.pendingDeletions.removeAll()
             } catch {
                 throw .io(error)
             }

@@ -104,7 +104,12 @@ extension Log {
                 let result = try segment.recover(indexIntervalBytes: config.indexIntervalBytes)
                 if i >= recoverFrom { report.segmentsRecovered += 1 } else { report.indexesRebuilt.append(segment.path("log")) }
                 if result.truncatedBytes > 0 {
-                    let reason = result.reason.map { "\($0)" } ?? "invalid data"
+                    let reason: String
+                    switch result.reason {
+                    case .corruptBatch(_, let position, let why): reason = "batch at byte \(position): \(why)"
+                    case let other?: reason = "\(other)"
+                    case nil: reason = "invalid data"
+                    }
                     report.truncations.append(
                         .init(segment: segment.path("log"), droppedBytes: result.truncatedBytes, afterOffset: result.nextOffset, reason: reason))
                     logger.warning(
@@ -189,6 +194,13 @@ extension Log {
 
     /// Deletes `.deleted` and `.cleaned` files and orphaned indexes, completes interrupted swaps, and returns the
     /// base offsets of the live segments.
+    ///
+    /// This matches the cleaner's swap protocol (`Log.replaceSegments`): a cleaned group is written as
+    /// `<base>.log.cleaned` (+ indexes), renamed `.swap` (the log first: the commit point), the replaced segments
+    /// are renamed `.deleted`, then the swap files get their live names. A `.cleaned` file means the swap never
+    /// committed: it goes, the old segments stay. A `<base>.log.swap` means it did: every live segment whose base
+    /// lies in [base, the swap's next offset) is one it replaces (the cleaner always keeps a group's last batch,
+    /// so that range covers the whole group) and goes; the swap gets its live name; its indexes are rebuilt.
     static func resolveLeftovers(
         directory: String, fileSystem: any FileSystem, report: inout LogOpenReport
     ) throws(LogError) -> [Int64] {
@@ -228,6 +240,14 @@ extension Log {
                 }
                 logs.insert(base)
                 report.leftoversResolved.append(LogSegment.fileName(base, "log") + ".swap")
+            }
+            // Index `.swap` files without their log's `.swap` (a crash between renaming a cleaned segment's log
+            // and its indexes, either way round): the indexes are rebuilt from the log.
+            for name in names where name.hasSuffix(".index.swap") || name.hasSuffix(".timeindex.swap") {
+                if fileSystem.fileExists(path(name)) {
+                    try fileSystem.removeFile(path(name))
+                    report.leftoversResolved.append(name)
+                }
             }
             // Index files whose log is gone.
             for name in names {

@@ -76,7 +76,6 @@ public struct RecordBatchBuilder {
             bodySize += Varint.size(of: Int64(header.key.utf8.count)) + header.key.utf8.count
             bodySize += Self.sizeOfBytes(header.value)
         }
-        records.reserveCapacity(records.count + bodySize + Varint.maxInt32Bytes)
         Varint.append(Int64(bodySize), to: &records)
         records.append(UInt8(bitPattern: attributes))
         Varint.append(timestampDelta, to: &records)

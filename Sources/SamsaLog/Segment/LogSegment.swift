@@ -53,11 +53,13 @@ final class LogSegment: @unchecked Sendable {
         self.createdMs = createdMs
     }
 
-    /// Creates a new, empty segment (its files must not exist; stale ones are replaced).
+    /// Creates a new, empty segment (its files must not exist; stale ones are replaced). A `suffix` (the
+    /// cleaner's `.cleaned`) is appended to each file name.
     static func create(
-        directory: String, baseOffset: Int64, config: LogConfig, fileSystem: any FileSystem, nowMs: Int64
+        directory: String, baseOffset: Int64, config: LogConfig, fileSystem: any FileSystem, nowMs: Int64,
+        suffix: String = ""
     ) throws(FileSystemError) -> LogSegment {
-        let name = { (ext: String) in directory + "/" + fileName(baseOffset, ext) }
+        let name = { (ext: String) in directory + "/" + fileName(baseOffset, ext) + suffix }
         let log = try fileSystem.openFile(name("log"), create: true)
         try log.truncate(to: 0)
         let index = try IndexFile<OffsetEntry>(
@@ -66,10 +68,12 @@ final class LogSegment: @unchecked Sendable {
             newFile: try fileSystem.openFile(name("timeindex"), create: true), maxIndexBytes: config.segmentIndexBytes)
         index.reset()
         time.reset()
-        return LogSegment(
+        let segment = LogSegment(
             baseOffset: baseOffset, directory: directory, fileSystem: fileSystem, log: log,
             offsetIndex: OffsetIndex(storage: index, baseOffset: baseOffset),
             timeIndex: TimeIndex(storage: time, baseOffset: baseOffset), size: try log.size(), createdMs: nowMs)
+        segment.suffix = suffix
+        return segment
     }
 
     /// Opens an existing segment. Missing index files are created empty and reported in `missingIndexes`
@@ -294,14 +298,26 @@ final class LogSegment: @unchecked Sendable {
         try log.sync()
     }
 
-    /// Renames the files to `<name>.deleted` (they are removed later, so open readers are never cut off).
-    func markDeleted() throws(FileSystemError) {
+    /// Renames the files to `<name>.deleted` (they are removed later, so open readers are never cut off). The
+    /// log file goes first; `afterLog` runs between it and the indexes (crash tests stop there).
+    func markDeleted(afterLog: () -> Void = {}) throws(FileSystemError) {
         guard suffix.isEmpty else { return }
+        try changeSuffix(to: ".deleted", afterLog: afterLog)
+    }
+
+    /// Renames the three files from the current suffix to `newSuffix` (`.cleaned` -> `.swap` -> live, live ->
+    /// `.deleted`), the log file first, then the indexes. Missing files are skipped (indexes are rebuilt).
+    func changeSuffix(to newSuffix: String, afterLog: () -> Void = {}) throws(FileSystemError) {
+        let old = suffix
         for ext in ["log", "index", "timeindex"] {
-            let from = path(ext)
-            if fileSystem.fileExists(from) { try fileSystem.rename(from, to: from + ".deleted") }
+            let from = directory + "/" + Self.fileName(baseOffset, ext) + old
+            let to = directory + "/" + Self.fileName(baseOffset, ext) + newSuffix
+            if fileSystem.fileExists(from) { try fileSystem.rename(from, to: to) }
+            if ext == "log" {
+                suffix = newSuffix
+                afterLog()
+            }
         }
-        suffix = ".deleted"
     }
 
     /// Removes the files (after `markDeleted` and the delay).

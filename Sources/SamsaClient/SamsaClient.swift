@@ -1,2 +1,0 @@
-import SamsaProtocol
-public enum SamsaClientVersion { public static let version = "0.1.0" }

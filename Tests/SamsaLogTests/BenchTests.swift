@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+@testable import SamsaLog
+
+/// The embedded benchmark's plumbing (never its timings: unit tests do not time things): the workload it builds,
+/// that every row is measured on the same bytes as its baseline, and its machine output.
+@Suite struct BenchTests {
+    @Test func benchBatchIsAValidBatchOfFixedSizeRecordsWithinTheBatchSize() throws {
+        let (bytes, records) = Bench.makeBatch(recordSize: 100, batchBytes: 16 << 10)
+        #expect(bytes.count <= 16 << 10)
+        #expect(bytes.count > (16 << 10) - 200, "the batch is filled")
+        try bytes.withUnsafeBytes { buffer in
+            let batch = try RecordBatch(validating: buffer)
+            #expect(Int(batch.recordCount) == records)
+            var scratch: [UInt8] = []
+            var seen = 0
+            try batch.forEachRecord(scratch: &scratch) { record in
+                #expect(record.value?.count == 100)
+                #expect(record.key == nil)
+                seen += 1
+            }
+            #expect(seen == records)
+        }
+    }
+
+    @Test func smallRunMeasuresEveryRowOnTheSameBytesAsItsBaseline() throws {
+        let temp = TemporaryDirectory()
+        var options = Bench.Options(directory: temp.path, sizeMB: 2)
+        options.randomReads = 50
+        options.rounds = 2
+        var steps: [String] = []
+        let report = try Bench.run(options) { steps.append($0) }
+        #expect(report.measurements.map(\.name) == ["append", "append-raw", "read", "read-random", "recovery"])
+        let append = report.measurements[0]
+        let batches = Int64(append.operations)
+        #expect(append.records == batches * Int64(report.recordsPerBatch))
+        #expect(append.bytes >= 2 << 20 - (16 << 10) && append.bytes <= 2 << 20)
+        // Reading and recovery cover exactly what was appended.
+        #expect(report.measurements[1].bytes == append.bytes && report.measurements[1].records == append.records)
+        #expect(report.measurements[2].records == append.records)
+        #expect(report.measurements[2].bytes == append.bytes)
+        #expect(report.measurements[4].records == append.records)
+        for m in report.measurements {
+            #expect(m.samples.count == 2 && m.baselineSamples.count == 2, "\(m.name): one time per round and side")
+            #expect(m.seconds == m.samples.min() && m.seconds > 0 && m.baselineSeconds > 0, "\(m.name)")
+        }
+        #expect(report.cleaning == "n/a until compaction lands")
+        #expect(!steps.isEmpty)
+        // The temporary data directory is gone.
+        #expect(try FileManager.default.contentsOfDirectory(atPath: temp.path).isEmpty)
+
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(report.json().utf8)) as? [String: Any])
+        let results = try #require(object["results"] as? [[String: Any]])
+        #expect(results.map { $0["name"] as? String } == ["append", "append-raw", "read", "read-random", "recovery"])
+        #expect(results[0]["bytes"] as? Int64 == append.bytes)
+        #expect(object["cleaning"] as? String == "n/a until compaction lands")
+        let table = report.table()
+        for name in ["append", "append-raw", "read", "read-random", "recovery", "cleaning"] {
+            #expect(table.split(separator: "\n").contains { $0.hasPrefix(name + " ") }, "\(name) row")
+        }
+    }
+
+    @Test func residentMemoryIsReadFromProc() {
+        let memory = Bench.residentMemoryMB()
+        #expect(memory.current > 0 && memory.peak >= memory.current)
+    }
+}
