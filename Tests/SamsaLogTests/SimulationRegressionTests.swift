@@ -216,6 +216,31 @@ import Testing
         #expect(reopened.segmentBaseOffsets == [0])
     }
 
+    // MARK: Cleaning
+
+    /// The cleaner removed a flushed record because a newer record of its key existed, though that newer record
+    /// was not flushed: losing the newer one (a crash, or a failed fsync that cuts the log back to its recovery
+    /// point) then lost the key. The cleaner now flushes the section it cleans first.
+    @Test func cleaningNeverDropsAFlushedRecordForAnUnflushedNewerOne() throws {
+        let fs = try Self.fileSystem()
+        var config = Self.config()
+        config.cleanupPolicy = .compact
+        config.minCleanableDirtyRatio = 0
+        let (manager, log) = try Self.open(fs, config: config)
+        try Self.append(log, 1, 7)  // key 7 at offset 0
+        try Self.append(log, 1, 8)  // key 8 at offset 1
+        try log.flush()  // acknowledged
+        try Self.append(log, 1, 7)  // key 7 again at offset 2, not flushed
+        try log.roll()
+        try Self.append(log, 1, 9)  // the active segment
+        _ = try manager.cleaner.clean(log)  // offset 0 goes: offset 2 supersedes it
+        try Self.append(log, 1, 9)
+        fs.inject(.ioError, on: [.sync])
+        #expect(throws: LogError.self) { try log.flush() }  // cuts the log back to what was flushed
+        let keys = try log.readAllRecords().compactMap { $0.key?.first }
+        #expect(keys.contains(7) && keys.contains(8), "keys left: \(keys)")
+    }
+
     // MARK: Found by fuzzing
 
     /// `fuzz/run.sh producer_snapshot`: a snapshot with a valid CRC whose entry says its last batch spans a negative
