@@ -390,18 +390,22 @@ final class SimulationRun {
     /// The idempotent producer's epoch: bumped (and the sequence restarted at 0) whenever the model cannot tell
     /// what the log remembers of the producer (its batches went with retention or a crash, its state may not).
     var producerEpoch: Int16 = 0
+    /// Set by a truncation: the log rebuilt the producer's state from a snapshot and what is left, and batches
+    /// that retention deleted in between are forgotten (as in Kafka), so the model starts a new epoch.
+    var producerStateUncertain = false
 
     func append(idempotent: Bool) throws {
         var sequence = RecordBatch.noSequence
         var epoch = producerEpoch
         if idempotent {
-            if let last = lastProducerBatch {
+            if let last = lastProducerBatch, !producerStateUncertain {
                 sequence = last.lastSequence + 1
                 epoch = last.producerEpoch
             } else {
-                producerEpoch += 1
+                producerEpoch = max(producerEpoch, lastProducerBatch?.producerEpoch ?? 0) + 1
                 epoch = producerEpoch
                 sequence = 0
+                producerStateUncertain = false
             }
         }
         var sent: [[UInt8]] = []
@@ -544,6 +548,7 @@ final class SimulationRun {
         let log = try self.log
         var reported: Int64 = -1
         let error = try guarded("truncate", { reported = try self.manager!.truncate(self.partition, to: target) })
+        producerStateUncertain = true
         if error != nil, log.offlineReason == nil {
             // The checkpoint before the truncation failed: nothing was truncated, and the log still takes writes.
             guard log.logEndOffset == logEndOffset else { throw fail("a truncation that failed before starting moved the log end") }
@@ -698,8 +703,15 @@ final class SimulationRun {
         }
         let log = try self.log
         guard log.offlineReason != nil else { throw fail("\(what) failed but the log is not offline") }
-        // A failed flush cuts what was not flushed: only unacknowledged batches may go.
+        // A failed flush cuts what was not flushed: only unacknowledged batches may go (and a log emptied so may
+        // restart at its end).
         let end = log.logEndOffset
+        if log.logStartOffset > logStartOffset {
+            guard !batches.contains(where: { $0.lastOffset >= logStartOffset && $0.baseOffset < log.logStartOffset && $0.lastOffset < end })
+            else { throw fail("after the failed \(what) the log start moved from \(logStartOffset) to \(log.logStartOffset) over batches") }
+            logStartOffset = log.logStartOffset
+            highestRequestedStart = max(highestRequestedStart, logStartOffset)
+        }
         if end < logEndOffset {
             guard what != "roll", acknowledged == 0 || batches[acknowledged - 1].lastOffset < end else {
                 throw fail("after the failed \(what) the log end is \(end), below acknowledged batches (model end \(logEndOffset))")
