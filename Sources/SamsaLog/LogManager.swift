@@ -96,6 +96,11 @@ public final class LogManager: Sendable {
             dataDirectory: dataDirectory, fileSystem: fileSystem, clock: clock, logger: logger,
             appendObserver: appendObserver, logs: opened, reports: reports, backgroundIntervalMs: backgroundIntervalMs,
             retentionCheckIntervalMs: retentionCheckIntervalMs, cleaner: cleaner)
+        // A log that came back shorter than its checkpointed recovery point (a crash during a truncation) must not
+        // keep that checkpoint: it would vouch for what is appended next, and recovery would skip it.
+        if opened.contains(where: { tp, log in log.recoveryPoint < (recoveryPoints[tp] ?? 0) }) {
+            try manager.checkpoint()
+        }
         return manager
     }
 

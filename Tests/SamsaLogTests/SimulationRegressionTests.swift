@@ -216,6 +216,52 @@ import Testing
         #expect(reopened.segmentBaseOffsets == [0])
     }
 
+    // MARK: Retention
+
+    /// Retention renamed deleted segments `.deleted` without a directory sync and raised the recovery point to the
+    /// new log start first: after a crash the segments were live again, below a checkpointed recovery point, so
+    /// recovery trusted them (and their never-synced indexes) without a rescan.
+    @Test func segmentsDeletedByRetentionStayDeletedAndTheRecoveryPointWaitsForThem() throws {
+        let fs = try Self.fileSystem()
+        let (_, log) = try Self.open(fs)
+        for tag in 1...3 as ClosedRange<UInt8> {
+            try Self.append(log, 2, tag)
+            try log.roll()
+        }
+        try log.deleteRecords(before: 4)
+        let before = log.recoveryPoint
+        fs.inject(.ioError, on: [.rename])
+        #expect(throws: LogError.self) { try log.deleteOldSegments() }
+        #expect(log.recoveryPoint == before)  // not raised over segments whose deletion failed
+
+        let fs2 = try Self.fileSystem()
+        let (_, log2) = try Self.open(fs2)
+        for tag in 1...3 as ClosedRange<UInt8> {
+            try Self.append(log2, 2, tag)
+            try log2.roll()
+        }
+        try log2.deleteRecords(before: 4)
+        #expect(try log2.deleteOldSegments().segmentsDeleted == 2)
+        #expect(!fs2.durablePaths().contains(Self.segmentPath(0, "log")))
+        #expect(!fs2.durablePaths().contains(Self.segmentPath(2, "log")))
+    }
+
+    /// A log that came back from a crash shorter than its checkpointed recovery point kept that checkpoint: what
+    /// was appended next was vouched for, and a second crash skipped its recovery.
+    @Test func openingRewritesARecoveryPointCheckpointAboveTheLogEnd() throws {
+        let fs = try Self.fileSystem()
+        var (manager, log) = try Self.open(fs)
+        try Self.append(log, 3, 1)
+        try manager.close()
+        let checkpoints = OffsetCheckpointFile(path: "/data/" + LogManager.recoveryPointCheckpoint, fileSystem: fs)
+        try checkpoints.write([Self.partition: 50])  // as a checkpoint from before a truncation that a crash interrupted
+        try fs.removeFile("/data/" + LogManager.cleanShutdownMarker)
+        (manager, log) = try Self.open(fs)
+        #expect(log.recoveryPoint == 3)
+        #expect(try checkpoints.read()[Self.partition] == 3)
+        _ = manager
+    }
+
     // MARK: Cleaning
 
     /// The cleaner removed a flushed record because a newer record of its key existed, though that newer record
