@@ -23,6 +23,7 @@ struct Samsa: AsyncParsableCommand {
         DumpLogCommand.self,
         ProducerPerfTest.self,
         ReplayCommand.self,
+        ServerStart.self,
         Topics.self,
     ]
 }

@@ -89,8 +89,10 @@ extension Log {
 
         // Rescan from the segment holding the last flushed offset (the one below the recovery point: when a roll
         // started a segment exactly at the recovery point, the previous one's indexes were trimmed after the
-        // flush and may not be on disk), unless the last shutdown was clean.
-        let recoverFrom = cleanShutdown ? state.segments.count : (state.segmentIndex(for: max(recoveryPoint - 1, 0)) ?? 0)
+        // flush and may not be on disk), unless the last shutdown was clean. (A log created just now has nothing to
+        // rescan.)
+        let recoverFrom = cleanShutdown || bases.isEmpty
+            ? state.segments.count : (state.segmentIndex(for: max(recoveryPoint - 1, 0)) ?? 0)
         // Producer snapshots past the first rescanned segment's base describe batches that were not known to be
         // durable when the snapshot was written; the crash may have lost them. They go, and the producer state is
         // rebuilt by scanning the recovered segments (as Kafka's recovery writes fresh snapshots over them).
