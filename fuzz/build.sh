@@ -32,7 +32,8 @@ TARGETS=(
     "checkpoint:Checkpoint.swift:"
     "producer_snapshot:ProducerSnapshot.swift:"
     "log_recovery:LogRecovery.swift:"
-    # "server_properties:ServerProperties.swift:"   (the broker's server.properties parser, when it lands)
+    # The broker's server.properties parser, compiled from its sources (it needs nothing else from SamsaBroker).
+    "server_properties:ServerProperties.swift ../../Sources/SamsaBroker/Config/JavaProperties.swift ../../Sources/SamsaBroker/Config/ConfigError.swift:"
 )
 
 wanted=("$@")

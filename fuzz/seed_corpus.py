@@ -11,6 +11,7 @@ Sources:
                      kafka-python's request bodies (KafkaPythonVectors.swift) behind a header of the right version
   request_body       the same bodies, prefixed with the target's two selector bytes (API key, version)
   checkpoint         checkpoint files: Kafka's layout, empty, many entries, odd spacing
+  server_properties  the repository's config/server.properties and a few files with comments, escapes, continuations
   producer_snapshot  snapshots written in Kafka's format (version 1, CRC32C, 46-byte entries)
   log_recovery       small fixture segments (torn tail, corrupt CRC, a few batches) with and without their index
 Files are named by the SHA-1 of their contents, as libFuzzer names what it adds.
@@ -142,6 +143,15 @@ def checkpoints():
     put("checkpoint", b"0\n2\norders 0 1\n")
 
 
+def properties():
+    put("server_properties", b"broker.id=0\nlisteners=PLAINTEXT://127.0.0.1:9092\nlog.dirs=./data\nnum.partitions=1\n")
+    put("server_properties", b"# comment\n! bang\nkey = value with spaces\nk2:v2\nk3 v3\nmulti=one \\\n   two\n")
+    put("server_properties", b"esc\\=aped\\:key=\\u00e9t\\u00e9\\t\\n\r\nempty=\n  \n")
+    config = os.path.join(ROOT, "config", "server.properties")
+    if os.path.exists(config):
+        put("server_properties", open(config, "rb").read())
+
+
 def snapshot(entries):
     body = struct.pack(">i", len(entries))
     for producer, epoch, last_sequence, last_offset, delta, timestamp, coordinator in entries:
@@ -183,6 +193,7 @@ def main():
     record_batches_and_sections()
     requests()
     checkpoints()
+    properties()
     snapshots()
     recoveries()
     total = 0
