@@ -303,6 +303,8 @@ public final class Log: Sendable {
             let segment = try LogSegment.create(
                 directory: directory, baseOffset: baseOffset, config: state.config, fileSystem: fileSystem, nowMs: clock())
             state.segments.append(segment)
+            // (When the replaced empty segment was the only one, the log now starts where the new one does.)
+            state.logStartOffset = max(state.logStartOffset, state.segments[0].baseOffset)
             // As Kafka: the producer state is snapshotted where the new segment starts, so recovery of that segment
             // replays only its own batches; snapshots older than the first segment are dropped.
             state.producerState.removeExpired(nowMs: clock(), expirationMs: state.config.producerIdExpirationMs)
@@ -344,12 +346,13 @@ public final class Log: Sendable {
                 throw .offsetOutOfRange(offset: offset, logStartOffset: state.logStartOffset, logEndOffset: state.logEndOffset)
             }
             if offset < state.logEndOffset, var i = state.segmentIndex(for: offset) {
-                // The offset may sit in a gap at a segment's end (compaction): the following segments are next.
+                // The offset may sit in a gap at a segment's end (compaction, or a crash that lost a rolled
+                // segment's tail): the next segment with batches holds what follows. Empty segments are skipped.
                 while i < state.segments.count {
                     let segment = state.segments[i]
                     try ensureIndexesLoaded(i, state: &state)
                     let start = i == state.segmentIndex(for: offset) ? segment.indexedPosition(for: offset) : 0
-                    plans.append(Plan(file: segment.log, start: start, end: segment.size))
+                    if start < segment.size { plans.append(Plan(file: segment.log, start: start, end: segment.size)) }
                     i += 1
                     if plans.count >= 2 { break }
                 }
@@ -442,47 +445,92 @@ public final class Log: Sendable {
             guard offset >= state.logStartOffset else {
                 throw .offsetOutOfRange(offset: offset, logStartOffset: state.logStartOffset, logEndOffset: state.logEndOffset)
             }
-            // Whole segments at or above the offset go (the first segment always stays).
-            while state.segments.count > 1, state.active.baseOffset >= offset {
-                let segment = state.segments.removeLast()
-                try writing(&state) { () throws(FileSystemError) in
-                    try segment.markDeleted()
-                    try segment.removeFiles()
+            // A failure part-way leaves segments, indexes and producer state out of step: no more writes.
+            do throws(LogError) {
+                return try truncateLocked(to: offset, state: &state)
+            } catch {
+                if state.offlineReason == nil {
+                    state.offlineReason = error.description
+                    logger.error("log \(directory) is offline for writes: \(error)")
                 }
+                throw error
             }
-            let i = state.segments.count - 1
-            try ensureIndexesLoaded(i, state: &state)
-            let segment = state.segments[i]
-            var scanner = BatchHeaderScanner(file: segment.log, from: segment.indexedPosition(for: offset), end: segment.size)
-            var cut: (position: Int64, nextOffset: Int64)?
-            while let (header, position) = try scanner.next() {
-                if header.lastOffset >= offset {
-                    cut = (position, header.baseOffset)
-                    break
-                }
-            }
-            if let cut {
-                try writing(&state) { () throws(FileSystemError) in
-                    try segment.truncate(toPosition: cut.position, nextOffset: cut.nextOffset)
-                }
-                state.logEndOffset = max(cut.nextOffset, segment.baseOffset)
-            } else {
-                state.logEndOffset = try Self.scanNextOffset(segment)
-            }
-            try writing(&state) { () throws(FileSystemError) in
-                try segment.offsetIndex.storage.preallocate()
-                try segment.timeIndex.storage.preallocate()
-            }
-            try segment.recomputeMaxTimestamp()
-            state.recoveryPoint = min(state.recoveryPoint, state.logEndOffset)
-            let end = state.logEndOffset
-            let producers = state.producerState
-            try writing(&state) { () throws(FileSystemError) in try producers.removeSnapshots(above: end) }
-            try Self.rebuildProducerState(&state)
-            // Offsets written again after the cut are dirty, whatever the cleaner had done below it.
-            if let clean = state.firstDirtyOffset, clean > state.logEndOffset { state.firstDirtyOffset = state.logEndOffset }
-            return state.logEndOffset
         }
+    }
+
+    private func truncateLocked(to offset: Int64, state: inout State) throws(LogError) -> Int64 {
+        // Whole segments at or above the offset go (the first segment always stays).
+        while state.segments.count > 1, state.active.baseOffset >= offset {
+            let segment = state.segments.removeLast()
+            try writing(&state) { () throws(FileSystemError) in
+                try segment.markDeleted()
+                try segment.removeFiles()
+            }
+        }
+        let i = state.segments.count - 1
+        try ensureIndexesLoaded(i, state: &state)
+        let segment = state.segments[i]
+        var scanner = BatchHeaderScanner(file: segment.log, from: segment.indexedPosition(for: offset), end: segment.size)
+        var cut: (position: Int64, nextOffset: Int64)?
+        while let (header, position) = try scanner.next() {
+            if header.lastOffset >= offset {
+                cut = (position, header.baseOffset)
+                break
+            }
+        }
+        if let cut {
+            try writing(&state) { () throws(FileSystemError) in
+                try segment.truncate(toPosition: cut.position, nextOffset: cut.nextOffset)
+            }
+            // (The batch may start past the offset, after a gap: the log still ends at most at the offset; and
+            // it ends at the log start at least, when the batch that goes began below it.)
+            state.logEndOffset = max(min(cut.nextOffset, offset), segment.baseOffset, state.logStartOffset)
+        } else {
+            // No batch at or after the offset: it is in a gap (a crash lost a rolled segment's tail). As Kafka, the
+            // log ends at the offset itself (the end of the last batch could even be below the log start offset).
+            state.logEndOffset = offset
+        }
+        try writing(&state) { () throws(FileSystemError) in
+            try segment.offsetIndex.storage.preallocate()
+            try segment.timeIndex.storage.preallocate()
+        }
+        // The cut and the removals are made durable before the log grows again: otherwise a crash could bring back
+        // removed batches or segments beside the new ones that reuse their offsets.
+        do throws(FileSystemError) {
+            try segment.flush()
+            try fileSystem.syncDirectory(directory)
+        } catch {
+            state.offlineReason = error.description
+            cutBackAfterFailedSync(&state)
+            throw .io(error)
+        }
+        try segment.recomputeMaxTimestamp()
+        state.recoveryPoint = min(state.recoveryPoint, state.logEndOffset)
+        // (Snapshots past the offset describe batches that are gone, even when the log end stays above the offset
+        // at the log start.)
+        let end = min(state.logEndOffset, offset)
+        let producers = state.producerState
+        try writing(&state) { () throws(FileSystemError) in try producers.removeSnapshots(above: end) }
+        try Self.rebuildProducerState(&state)
+        // Offsets written again after the cut are dirty, whatever the cleaner had done below it.
+        if let clean = state.firstDirtyOffset, clean > state.logEndOffset { state.firstDirtyOffset = state.logEndOffset }
+        // A log that now ends in a gap gets an empty segment at its end, so the end survives a restart (it is read
+        // back from the last segment) and its offsets are not handed out again.
+        if try Self.scanNextOffset(state.active) < state.logEndOffset {
+            try roll(at: state.logEndOffset, state: &state)
+            try writing(&state) { () throws(FileSystemError) in try fileSystem.syncDirectory(directory) }
+        }
+        return state.logEndOffset
+    }
+
+    /// After a failed fsync of segment data: the kernel may have dropped the pages it could not write while they
+    /// still read back from the cache. The unflushed tail is cut, so that a restart without a crash cannot take
+    /// bytes that are only in the cache for durable ones (and later acknowledge data behind a hole that recovery
+    /// would cut at). Best effort: the log is offline already.
+    private func cutBackAfterFailedSync(_ state: inout State) {
+        // (Down to the recovery point even when the log start is above it: the bytes below the log start are in the
+        // file too. The log end stays at the log start at least.)
+        if state.recoveryPoint < state.logEndOffset { _ = try? truncateLocked(to: state.recoveryPoint, state: &state) }
     }
 
     /// Runs a file operation that changes the log; a failure takes the log offline for writes.
@@ -551,11 +599,16 @@ public final class Log: Sendable {
 
     // MARK: Flush and close
 
-    /// Makes everything appended so far durable (fsync of the segments written since the last flush).
+    /// Makes everything appended so far durable (fsync of the segments written since the last flush). A failed
+    /// fsync takes the log offline: Linux forgets the dirty pages it could not write, so a later fsync would
+    /// succeed without making them durable.
     public func flush() throws(LogError) {
         let (targets, upTo) = try state.withLock { (state) throws(LogError) -> ([LogSegment], Int64) in
             guard !state.closed else { throw .closed(directory: directory) }
-            let from = state.segmentIndex(for: state.recoveryPoint) ?? 0
+            if let reason = state.offlineReason { throw .offline(reason: reason) }
+            // From the segment holding the last flushed offset, not the next one: when a roll started a segment
+            // exactly at the recovery point, the previous segment's indexes were trimmed after the last flush.
+            let from = state.segmentIndex(for: max(state.recoveryPoint - 1, 0)) ?? 0
             state.unflushedRecords = 0
             return (Array(state.segments[from...]), state.logEndOffset)
         }
@@ -569,6 +622,11 @@ public final class Log: Sendable {
             }
             try fileSystem.syncDirectory(directory)
         } catch {
+            state.withLock { state in
+                state.offlineReason = error.description
+                cutBackAfterFailedSync(&state)
+            }
+            logger.error("log \(directory) is offline for writes: \(error)")
             throw .io(error)
         }
         state.withLock { state in
@@ -580,7 +638,7 @@ public final class Log: Sendable {
     /// Flushes when `flush.ms` has passed since the last flush and something is unflushed.
     public func flushIfDue() throws(LogError) {
         let due = state.withLock { state in
-            !state.closed && state.config.flushMs != .max && state.recoveryPoint < state.logEndOffset
+            !state.closed && state.offlineReason == nil && state.config.flushMs != .max && state.recoveryPoint < state.logEndOffset
                 && clock() - state.lastFlushMs >= state.config.flushMs
         }
         if due { try flush() }
