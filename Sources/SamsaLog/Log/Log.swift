@@ -48,6 +48,10 @@ public final class Log: Sendable {
         var closed = false
         /// Headers with assigned offsets, kept for the duration of one write.
         var headerScratch: [UInt8] = []
+        /// The gathered write's parts and the segment's per-batch notes of one write, empty between writes (kept
+        /// for their capacity: an append allocates no array).
+        var partsScratch = GatherScratch()
+        var appendedScratch: [LogSegment.AppendedBatch] = []
         /// Idempotent producers' sequences.
         var producerState: ProducerStateManager
         /// Segments renamed `.deleted` (by retention or a cleaner swap) whose files are removed once
@@ -84,6 +88,12 @@ public final class Log: Sendable {
         func nextOffset(ofSegment i: Int) -> Int64 {
             i + 1 < segments.count ? segments[i + 1].baseOffset : logEndOffset
         }
+    }
+
+    /// The parts array of a gathered write, kept in the state for its capacity. It holds pointers only during a
+    /// write (under the lock) and is empty otherwise, so sharing it across threads is safe.
+    struct GatherScratch: @unchecked Sendable {
+        var parts: [UnsafeRawBufferPointer] = []
     }
 
     init(
@@ -161,7 +171,7 @@ public final class Log: Sendable {
     }
 
     private func write(
-        _ bytes: UnsafeRawBufferPointer, batches: [ValidatedBatch], origin: AppendOrigin, leaderEpoch: Int32,
+        _ bytes: UnsafeRawBufferPointer, batches: ValidatedBatches, origin: AppendOrigin, leaderEpoch: Int32,
         state: inout State
     ) throws(LogError) -> AppendResult {
         guard !state.closed else { throw .closed(directory: directory) }
@@ -173,7 +183,9 @@ public final class Log: Sendable {
         switch origin {
         case .client:
             firstOffset = state.logEndOffset
-            lastOffset = firstOffset + batches.reduce(0) { $0 + Int64($1.header.recordCount) } - 1
+            var records: Int64 = 0
+            for batch in batches { records += Int64(batch.header.recordCount) }
+            lastOffset = firstOffset + records - 1
         case .raw:
             firstOffset = batches[0].header.baseOffset
             lastOffset = batches[batches.count - 1].header.lastOffset
@@ -199,7 +211,11 @@ public final class Log: Sendable {
             }
         }
         let totalBytes = bytes.count
-        let incomingMaxTimestamp = logAppendTime >= 0 ? logAppendTime : batches.map(\.header.maxTimestamp).max()!
+        var incomingMaxTimestamp = logAppendTime
+        if logAppendTime < 0 {
+            incomingMaxTimestamp = .min
+            for batch in batches { incomingMaxTimestamp = max(incomingMaxTimestamp, batch.header.maxTimestamp) }
+        }
         if state.active.shouldRoll(
             appending: totalBytes, lastOffset: lastOffset, maxTimestamp: incomingMaxTimestamp, config: state.config,
             nowMs: now)
@@ -209,8 +225,17 @@ public final class Log: Sendable {
             try roll(at: firstOffset, state: &state)
         }
         let segment = state.active
+        // The scratch arrays are moved out of the state for the write (no copy) and put back emptied.
         var appended: [LogSegment.AppendedBatch] = []
-        appended.reserveCapacity(batches.count)
+        var parts: [UnsafeRawBufferPointer] = []
+        swap(&appended, &state.appendedScratch)
+        swap(&parts, &state.partsScratch.parts)
+        defer {
+            appended.removeAll(keepingCapacity: true)
+            parts.removeAll(keepingCapacity: true)
+            swap(&appended, &state.appendedScratch)
+            swap(&parts, &state.partsScratch.parts)
+        }
         var recordCount = 0
         do {
             switch origin {
@@ -219,7 +244,8 @@ public final class Log: Sendable {
                     appended.append(.init(lastOffset: batch.header.lastOffset, maxTimestamp: batch.header.maxTimestamp, size: batch.header.sizeInBytes))
                     recordCount += Int(batch.header.recordCount)
                 }
-                try segment.append(parts: [bytes], batches: appended, indexIntervalBytes: state.config.indexIntervalBytes)
+                parts.append(bytes)
+                try segment.append(parts: parts, batches: appended, indexIntervalBytes: state.config.indexIntervalBytes)
             case .client:
                 // New headers (offsets, epoch, append time) in the scratch buffer; the records are written from
                 // the caller's bytes: header_0, body_0, header_1, body_1...
@@ -251,8 +277,6 @@ public final class Log: Sendable {
                 }
                 let intervalBytes = state.config.indexIntervalBytes
                 try state.headerScratch.withBytes { (headers) throws(FileSystemError) in
-                    var parts: [UnsafeRawBufferPointer] = []
-                    parts.reserveCapacity(batches.count * 2)
                     for (i, batch) in batches.enumerated() {
                         parts.append(UnsafeRawBufferPointer(rebasing: headers[(i * headerSize)..<((i + 1) * headerSize)]))
                         parts.append(UnsafeRawBufferPointer(rebasing: bytes[(batch.position + headerSize)..<(batch.position + batch.header.sizeInBytes)]))
