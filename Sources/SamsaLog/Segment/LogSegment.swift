@@ -326,13 +326,16 @@ final class LogSegment: @unchecked Sendable {
     }
 }
 
-/// A window over a segment file for recovery: reads ahead in large chunks, re-reading from a batch's start when
-/// the batch runs past the window.
+/// A window over a segment file for recovery: reads ahead in large chunks into one buffer, allocated once (a new
+/// buffer per window cost a zero-fill and fresh pages for every MiB recovered), re-reading from a batch's start
+/// when the batch runs past the window. A batch larger than the buffer grows it to that batch's size.
 struct RecoveryWindow {
     let file: any LogFile
     let fileSize: Int64
     let bufferSize: Int
-    private var bytes: [UInt8] = []
+    private var buffer: [UInt8] = []
+    /// Valid bytes in `buffer`, holding the file's [start, start + count).
+    private var count = 0
     private var start: Int64 = 0
 
     init(file: any LogFile, fileSize: Int64, bufferSize: Int) {
@@ -342,11 +345,20 @@ struct RecoveryWindow {
     }
 
     /// Makes [position, position + count) available (count already capped at the file's end).
-    private mutating func ensure(_ position: Int64, _ count: Int) throws(LogError) {
-        if position >= start && position + Int64(count) <= start + Int64(bytes.count) { return }
-        let want = Int(min(Int64(max(bufferSize, count)), fileSize - position))
-        do { bytes = try file.read(count: want, at: position) } catch { throw .io(error) }
+    private mutating func ensure(_ position: Int64, _ wanted: Int) throws(LogError) {
+        if position >= start && position + Int64(wanted) <= start + Int64(count) { return }
+        let want = Int(min(Int64(max(bufferSize, wanted)), fileSize - position))
+        if buffer.count < want { buffer = [UInt8](repeating: 0, count: want) }
+        let file = self.file
+        let n = try buffer.withMutableBytes { (b) throws(LogError) -> Int in
+            do throws(FileSystemError) {
+                return try file.read(into: UnsafeMutableRawBufferPointer(rebasing: b[0..<want]), at: position)
+            } catch {
+                throw .io(error)
+            }
+        }
         start = position
+        count = n
     }
 
     /// Validates the batch at `position`: header, length within the file, CRC. I/O errors throw; a bad batch is
@@ -357,8 +369,8 @@ struct RecoveryWindow {
         let offset = Int(position - start)
         let size: Int
         do {
-            size = try bytes.withBytes { (b) throws(RecordBatchError) in
-                try RecordBatch.size(ofBatchAt: UnsafeRawBufferPointer(rebasing: b[offset...]), maxBatchSize: Int(Int32.max))
+            size = try buffer.withBytes { (b) throws(RecordBatchError) in
+                try RecordBatch.size(ofBatchAt: UnsafeRawBufferPointer(rebasing: b[offset..<count]), maxBatchSize: Int(Int32.max))
             }
         } catch {
             return .failure(error)
@@ -366,9 +378,10 @@ struct RecoveryWindow {
         guard Int64(size) <= remaining else { return .failure(.truncated(needed: size, available: Int(remaining))) }
         try ensure(position, size)
         let at = Int(position - start)
-        return bytes.withUnsafeBytes { b in
+        let available = min(at + size, count)  // a short read leaves the batch truncated
+        return buffer.withUnsafeBytes { b in
             Result { () throws(RecordBatchError) in
-                RecordBatchHeader(try RecordBatch(validating: UnsafeRawBufferPointer(rebasing: b[at..<(at + size)]), maxBatchSize: size))
+                RecordBatchHeader(try RecordBatch(validating: UnsafeRawBufferPointer(rebasing: b[at..<available]), maxBatchSize: size))
             }
         }
     }
