@@ -416,6 +416,7 @@ public final class Log: Sendable {
                 try ensureIndexesLoaded(i, state: &state)
                 let segment = state.segments[i]
                 guard segment.largestTimestamp >= timestamp else { continue }
+                try ensureIndexesLoaded(i, state: &state)
                 let fromTime = segment.timeIndex.lookup(timestamp)?.offset ?? segment.baseOffset
                 let start = segment.indexedPosition(for: max(fromTime, state.logStartOffset))
                 return (segment.log, start, segment.size)

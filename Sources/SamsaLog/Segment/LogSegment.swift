@@ -166,6 +166,14 @@ final class LogSegment: @unchecked Sendable {
         return Int64(offsetIndex.lookup(offset).position)
     }
 
+    /// `indexedPosition(for:)` and where the batch holding `offset` starts if the index has it (see
+    /// `BatchLocator`).
+    func indexedPositions(for offset: Int64) -> (start: Int64, candidate: Int64?) {
+        precondition(indexesLoaded, "read of a segment whose indexes are not loaded")
+        let (floor, next) = offsetIndex.positions(for: offset)
+        return (Int64(floor), next.map { Int64($0) })
+    }
+
     /// The largest timestamp in the segment (-1 when there is none).
     var largestTimestamp: Int64 { maxTimestampSoFar?.timestamp ?? -1 }
     var offsetOfLargestTimestamp: Int64? { maxTimestampSoFar?.offset }
