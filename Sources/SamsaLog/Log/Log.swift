@@ -46,6 +46,8 @@ public final class Log: Sendable {
         /// Set when a write failed: further writes are refused until the log is reopened.
         var offlineReason: String?
         var closed = false
+        /// Counts index uses: each segment notes the count at its last use (the least recent are unloaded first).
+        var indexUseClock: UInt64 = 0
         /// Headers with assigned offsets, kept for the duration of one write.
         var headerScratch: [UInt8] = []
         /// The gathered write's parts and the segment's per-batch notes of one write, empty between writes (kept
@@ -355,53 +357,95 @@ public final class Log: Sendable {
     /// `maxBytes` is returned whole so a consumer can always make progress. Offsets below the log start or past
     /// the log end are out of range; the log end itself reads nothing.
     public func read(from offset: Int64, maxBytes: Int, minOneBatch: Bool = true) throws(LogError) -> ReadResult {
-        // Under the lock: which segment, where its index says to start, how far bytes are committed.
+        // Under the lock: which segment, where its index says to start, how far bytes are committed. At most two
+        // segments: the one holding the offset and, for an offset in a gap at its end (compaction), the next.
         struct Plan {
             var file: any LogFile
             var start: Int64
+            var candidate: Int64?
             var end: Int64
         }
-        var plans: [Plan] = []
+        var first: Plan?
+        var second: Plan?
         let (startOffset, endOffset) = try state.withLock { (state) throws(LogError) -> (Int64, Int64) in
             guard !state.closed else { throw .closed(directory: directory) }
             guard offset >= state.logStartOffset, offset <= state.logEndOffset else {
                 throw .offsetOutOfRange(offset: offset, logStartOffset: state.logStartOffset, logEndOffset: state.logEndOffset)
             }
-            if offset < state.logEndOffset, var i = state.segmentIndex(for: offset) {
-                // The offset may sit in a gap at a segment's end (compaction): the following segments are next.
-                while i < state.segments.count {
-                    let segment = state.segments[i]
-                    try ensureIndexesLoaded(i, state: &state)
-                    let start = i == state.segmentIndex(for: offset) ? segment.indexedPosition(for: offset) : 0
-                    plans.append(Plan(file: segment.log, start: start, end: segment.size))
-                    i += 1
-                    if plans.count >= 2 { break }
+            if offset < state.logEndOffset, let i = state.segmentIndex(for: offset) {
+                try ensureIndexesLoaded(i, state: &state)
+                let segment = state.segments[i]
+                let (start, candidate) = segment.indexedPositions(for: offset)
+                first = Plan(file: segment.log, start: start, candidate: candidate, end: segment.size)
+                if i + 1 < state.segments.count {
+                    let next = state.segments[i + 1]
+                    second = Plan(file: next.log, start: 0, candidate: nil, end: next.size)
                 }
             }
             return (state.logStartOffset, state.logEndOffset)
         }
-        for plan in plans {
-            var scanner = BatchHeaderScanner(file: plan.file, from: plan.start, end: plan.end)
-            while let (header, position) = try scanner.next() {
-                guard header.lastOffset >= offset else { continue }
-                let wanted = minOneBatch ? max(maxBytes, header.sizeInBytes) : maxBytes
-                let length = Int(min(plan.end - position, Int64(wanted)))
-                let slice = length > 0 ? FileSlice(file: plan.file, position: position, length: length) : nil
-                return ReadResult(slice: slice, highWatermark: endOffset, logStartOffset: startOffset, logEndOffset: endOffset)
-            }
+        for k in 0..<2 {
+            guard let plan = k == 0 ? first : second else { break }
+            guard
+                let (header, position) = try BatchLocator.firstBatch(
+                    lastOffsetAtOrAfter: offset, file: plan.file, from: plan.start, candidate: plan.candidate, end: plan.end)
+            else { continue }
+            let wanted = minOneBatch ? max(maxBytes, header.sizeInBytes) : maxBytes
+            let length = Int(min(plan.end - position, Int64(wanted)))
+            let slice = length > 0 ? FileSlice(file: plan.file, position: position, length: length) : nil
+            return ReadResult(slice: slice, highWatermark: endOffset, logStartOffset: startOffset, logEndOffset: endOffset)
         }
         return ReadResult(slice: nil, highWatermark: endOffset, logStartOffset: startOffset, logEndOffset: endOffset)
     }
 
-    /// Loads segment `i`'s indexes on first use, rebuilding them from the `.log` if they are corrupt.
+    /// Index entries of inactive segments a log keeps in memory, at most (beyond the most recently used
+    /// segment's, which stay whatever their size): the least recently used are dropped and loaded again from their
+    /// files when next needed, so a log's memory does not grow with its segment count. A segment of 1 GiB in
+    /// 16 KiB batches has ~1.3 MiB of entries; 200 segments of 1 MiB, 260 KiB.
+    static let inactiveIndexBudgetBytes = 1 << 20
+
+    /// Loads segment `i`'s indexes on first use, rebuilding them from the `.log` if they are corrupt, and notes
+    /// the use. Loading may unload other inactive segments' indexes (see `inactiveIndexBudgetBytes`): callers
+    /// use the indexes of the segment they loaded last.
     func ensureIndexesLoaded(_ i: Int, state: inout State) throws(LogError) {
         let segment = state.segments[i]
+        state.indexUseClock &+= 1
+        segment.lastIndexUse = state.indexUseClock
         guard !segment.indexesLoaded else { return }
         do {
             try segment.loadIndexes(nextOffset: state.nextOffset(ofSegment: i))
         } catch {
             logger.warning("\(error); rebuilding the indexes of \(segment.path("log"))")
             _ = try segment.recover(indexIntervalBytes: state.config.indexIntervalBytes)
+        }
+        unloadLeastRecentlyUsedIndexes(&state)
+    }
+
+    /// Makes segment `i`'s max timestamp known, loading its indexes only if they never were.
+    func ensureTimestampsKnown(_ i: Int, state: inout State) throws(LogError) {
+        guard !state.segments[i].timestampsKnown else { return }
+        try ensureIndexesLoaded(i, state: &state)
+    }
+
+    /// Unloads the least recently used inactive segments' indexes while those loaded take more than the budget,
+    /// keeping at least the most recently used.
+    private func unloadLeastRecentlyUsedIndexes(_ state: inout State) {
+        var loaded: [(use: UInt64, segment: LogSegment)] = []
+        var bytes = 0
+        for segment in state.segments.dropLast() where segment.indexesLoaded {
+            loaded.append((segment.lastIndexUse, segment))
+            bytes += segment.indexMemoryBytes
+        }
+        guard bytes > Self.inactiveIndexBudgetBytes, loaded.count > 1 else { return }
+        loaded.sort { $0.use < $1.use }
+        for (_, segment) in loaded.dropLast() where bytes > Self.inactiveIndexBudgetBytes {
+            let held = segment.indexMemoryBytes
+            do {
+                try segment.unloadIndexes()
+                bytes -= held
+            } catch {
+                logger.warning("\(directory): indexes of \(segment.path("log")) kept in memory: \(error)")
+            }
         }
     }
 
@@ -413,7 +457,7 @@ public final class Log: Sendable {
         let plan = try state.withLock { (state) throws(LogError) -> (file: any LogFile, start: Int64, end: Int64)? in
             guard !state.closed else { throw .closed(directory: directory) }
             for i in state.segments.indices {
-                try ensureIndexesLoaded(i, state: &state)
+                try ensureTimestampsKnown(i, state: &state)
                 let segment = state.segments[i]
                 guard segment.largestTimestamp >= timestamp else { continue }
                 try ensureIndexesLoaded(i, state: &state)

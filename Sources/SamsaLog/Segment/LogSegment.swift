@@ -22,6 +22,11 @@ final class LogSegment: @unchecked Sendable {
     let createdMs: Int64
     /// The suffix its files carry now: "" while live, ".deleted" once scheduled for removal.
     private(set) var suffix = ""
+    /// When the indexes were last used, on the owning log's clock (see `Log.ensureIndexesLoaded`).
+    var lastIndexUse: UInt64 = 0
+    /// Whether the max timestamp is known (the indexes were loaded or rebuilt once): it stays known when the
+    /// indexes are unloaded, so retention and the cleaner's lag check need not load them again.
+    private(set) var timestampsKnown = false
 
     static func fileName(_ baseOffset: Int64, _ ext: String) -> String {
         let digits = String(baseOffset)
@@ -73,6 +78,7 @@ final class LogSegment: @unchecked Sendable {
             offsetIndex: OffsetIndex(storage: index, baseOffset: baseOffset),
             timeIndex: TimeIndex(storage: time, baseOffset: baseOffset), size: try log.size(), createdMs: nowMs)
         segment.suffix = suffix
+        segment.timestampsKnown = true
         return segment
     }
 
@@ -104,6 +110,22 @@ final class LogSegment: @unchecked Sendable {
         try offsetIndex.load(logSize: size)
         try timeIndex.load(logEndOffset: nextOffset)
         if maxTimestampSoFar == nil, let last = timeIndex.last { maxTimestampSoFar = last }
+        timestampsKnown = true
+    }
+
+    /// Bytes of index entries held in memory.
+    var indexMemoryBytes: Int {
+        (offsetIndex.storage.isLoaded ? offsetIndex.storage.memoryBytes : 0)
+            + (timeIndex.storage.isLoaded ? timeIndex.storage.memoryBytes : 0)
+    }
+
+    /// Writes the indexes as a rolled segment's are (final time entry, trimmed files), then drops their entries
+    /// from memory; they are loaded again on next use. Only for inactive segments.
+    func unloadIndexes() throws(FileSystemError) {
+        guard indexesLoaded else { return }
+        try onBecomeInactive()
+        offsetIndex.storage.unload()
+        timeIndex.storage.unload()
     }
 
     // MARK: Appending
@@ -201,6 +223,7 @@ final class LogSegment: @unchecked Sendable {
         timeIndex.storage.reset()
         maxTimestampSoFar = nil
         rollingBasedTimestamp = nil
+        timestampsKnown = true
         let fileSize: Int64
         do { fileSize = try log.size() } catch { throw .io(error) }
         var window = RecoveryWindow(file: log, fileSize: fileSize, bufferSize: bufferSize)
