@@ -48,6 +48,8 @@ public final class Log: Sendable {
         var closed = false
         /// Counts index uses: each segment notes the count at its last use (the least recent are unloaded first).
         var indexUseClock: UInt64 = 0
+        /// The memory inactive segments' index entries may take (`Log.inactiveIndexBudgetBytes`; tests lower it).
+        var inactiveIndexBudget = Log.inactiveIndexBudgetBytes
         /// Headers with assigned offsets, kept for the duration of one write.
         var headerScratch: [UInt8] = []
         /// The gathered write's parts and the segment's per-batch notes of one write, empty between writes (kept
@@ -109,6 +111,8 @@ public final class Log: Sendable {
         self.logger = logger
         self.appendObserver = appendObserver
         self.state = Mutex(state)
+        // Recovery at open leaves the indexes it rebuilt loaded: keep only the budget's worth.
+        self.state.withLock { unloadLeastRecentlyUsedIndexes(&$0) }
     }
 
     // MARK: Offsets and sizes
@@ -329,6 +333,8 @@ public final class Log: Sendable {
             let segment = try LogSegment.create(
                 directory: directory, baseOffset: baseOffset, config: state.config, fileSystem: fileSystem, nowMs: clock())
             state.segments.append(segment)
+            // The segment just rolled keeps its entries loaded; older ones beyond the budget are dropped.
+            unloadLeastRecentlyUsedIndexes(&state)
             // As Kafka: the producer state is snapshotted where the new segment starts, so recovery of that segment
             // replays only its own batches; snapshots older than the first segment are dropped.
             state.producerState.removeExpired(nowMs: clock(), expirationMs: state.config.producerIdExpirationMs)
@@ -436,9 +442,10 @@ public final class Log: Sendable {
             loaded.append((segment.lastIndexUse, segment))
             bytes += segment.indexMemoryBytes
         }
-        guard bytes > Self.inactiveIndexBudgetBytes, loaded.count > 1 else { return }
+        let budget = state.inactiveIndexBudget
+        guard bytes > budget, loaded.count > 1 else { return }
         loaded.sort { $0.use < $1.use }
-        for (_, segment) in loaded.dropLast() where bytes > Self.inactiveIndexBudgetBytes {
+        for (_, segment) in loaded.dropLast() where bytes > budget {
             let held = segment.indexMemoryBytes
             do {
                 try segment.unloadIndexes()
