@@ -128,25 +128,37 @@ enum RecordSkim {
         guard let base = section.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return false }
         let sectionEnd = section.count
         var p = 0
-        for index in 0..<count {
-            guard p < sectionEnd, let length = int32(base, &p, sectionEnd), length >= Int32(Record.minimumSize - 1),
-                Int(length) <= sectionEnd - p
+        var index: Int32 = 0
+        let last = Int32(truncatingIfNeeded: count - 1)
+        guard count <= Int(Int32.max) else { return false }
+        // Positions stay within 0...sectionEnd (every advance is checked against an end first), so the
+        // arithmetic below cannot overflow and uses wrapping operators.
+        while true {
+            guard let length = int32(base, &p, sectionEnd), length >= Int32(Record.minimumSize - 1),
+                Int(length) <= sectionEnd &- p
             else { return false }
-            let end = p + Int(length)
-            p += 1  // attributes
-            guard skipVarint(base, &p, end, maxBytes: Varint.maxInt64Bytes),  // timestamp delta
-                let offsetDelta = int32(base, &p, end), offsetDelta == Int32(truncatingIfNeeded: index),
-                let keyLength = int32(base, &p, end), skipBytes(keyLength, &p, end),
+            let end = p &+ Int(length)
+            // The fields are walked with their own cursor: the next record starts at `end` whatever they hold, so
+            // its length can be read while this record's fields are still being checked.
+            var q = p &+ 1  // attributes
+            guard skipInt64(base, &q, end),  // timestamp delta
+                let offsetDelta = int32(base, &q, end), offsetDelta == index,
+                let keyLength = int32(base, &q, end), skipBytes(keyLength, &q, end),
                 !keysRequired || keyLength >= 0,
-                let valueLength = int32(base, &p, end), skipBytes(valueLength, &p, end),
-                let headers = int32(base, &p, end), headers >= 0
+                let valueLength = int32(base, &q, end), skipBytes(valueLength, &q, end),
+                let headers = int32(base, &q, end), headers >= 0
             else { return false }
-            for _ in 0..<Int(headers) {
-                guard let key = int32(base, &p, end), key >= 0, skipBytes(key, &p, end),
-                    let value = int32(base, &p, end), skipBytes(value, &p, end)
-                else { return false }
+            if headers > 0 {
+                for _ in 0..<Int(headers) {
+                    guard let key = int32(base, &q, end), key >= 0, skipBytes(key, &q, end),
+                        let value = int32(base, &q, end), skipBytes(value, &q, end)
+                    else { return false }
+                }
             }
-            guard p == end else { return false }
+            guard q == end else { return false }
+            p = end
+            if index == last { break }
+            index &+= 1
         }
         return p == sectionEnd
     }
@@ -155,44 +167,61 @@ enum RecordSkim {
     @inline(__always)
     private static func skipBytes(_ length: Int32, _ p: inout Int, _ end: Int) -> Bool {
         if length < 0 { return length == -1 }
-        guard Int(length) <= end - p else { return false }
-        p += Int(length)
+        guard Int(length) <= end &- p else { return false }
+        p &+= Int(length)
         return true
     }
 
     /// A zigzag varint of at most 5 bytes before `end` whose unsigned value fits 32 bits (as `Varint.readInt32`).
+    /// One- and two-byte varints (nearly all of a record's) are read inline.
     @inline(__always)
     private static func int32(_ base: UnsafePointer<UInt8>, _ p: inout Int, _ end: Int) -> Int32? {
-        guard p < end else { return nil }
-        let first = base[p]
+        let q = p
+        guard q < end else { return nil }
+        let first = base[q]
         if first < 0x80 {
-            p += 1
+            p = q &+ 1
             return Int32(first >> 1) ^ -Int32(first & 1)
         }
-        var raw = UInt64(first & 0x7F)
-        var shift: UInt64 = 7
-        var q = p + 1
+        if q &+ 1 < end {
+            let second = base[q &+ 1]
+            if second < 0x80 {
+                p = q &+ 2
+                let raw = UInt32(first & 0x7F) | UInt32(second) << 7
+                return Int32(bitPattern: raw >> 1) ^ -Int32(bitPattern: raw & 1)
+            }
+        }
+        // Longer ones out of line, returning the new position (an `inout` would keep the cursor in memory).
+        guard let (value, next) = int32Slow(base, q, end) else { return nil }
+        p = next
+        return value
+    }
+
+    @inline(never)
+    private static func int32Slow(_ base: UnsafePointer<UInt8>, _ start: Int, _ end: Int) -> (Int32, Int)? {
+        var raw: UInt64 = 0
+        var shift: UInt64 = 0
+        var q = start
         while true {
             guard q < end, shift < 35 else { return nil }
             let byte = base[q]
-            q += 1
+            q &+= 1
             raw |= UInt64(byte & 0x7F) << shift
             if byte < 0x80 { break }
-            shift += 7
+            shift &+= 7
         }
         guard raw <= UInt64(UInt32.max) else { return nil }
-        p = q
-        return Int32(truncatingIfNeeded: Varint.unzigzag(raw))
+        return (Int32(truncatingIfNeeded: Varint.unzigzag(raw)), q)
     }
 
-    /// Skips a varint of at most `maxBytes` bytes that ends before `end`.
+    /// Skips a varint of at most 10 bytes (an `Int64`, as `Varint.readInt64` reads it) that ends before `end`.
     @inline(__always)
-    private static func skipVarint(_ base: UnsafePointer<UInt8>, _ p: inout Int, _ end: Int, maxBytes: Int) -> Bool {
+    private static func skipInt64(_ base: UnsafePointer<UInt8>, _ p: inout Int, _ end: Int) -> Bool {
         var q = p
-        for _ in 0..<maxBytes {
-            guard q < end else { return false }
+        let limit = min(end, q &+ Varint.maxInt64Bytes)
+        while q < limit {
             let byte = base[q]
-            q += 1
+            q &+= 1
             if byte < 0x80 {
                 p = q
                 return true
