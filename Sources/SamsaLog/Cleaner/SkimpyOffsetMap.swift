@@ -88,6 +88,11 @@ final class SkimpyOffsetMap {
         guard let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), raw != MAP_FAILED else {
             preconditionFailure("cannot map a \(bytes)-byte offset map: errno \(errno)")
         }
+        #if os(Linux)
+        // Every probe lands on a random slot: with 4 KiB pages a table of tens of MiB misses the TLB on nearly
+        // every one. Transparent huge pages (where the system offers them) cover it with a few dozen entries.
+        if bytes >= 2 << 20 { _ = madvise(raw, bytes, MADV_HUGEPAGE) }
+        #endif
         return raw.bindMemory(to: UInt64.self, capacity: slots * wordsPerEntry)
     }
 
