@@ -209,3 +209,57 @@ import Testing
         try reopened.close()
     }
 }
+
+/// The map pass's per-offset states answer exactly as the offset map does for every offset they know.
+@Suite struct OffsetStatesTests {
+    @Test func statesAgreeWithTheOffsetMapForEveryPutOffset() {
+        let map = SkimpyOffsetMap(memory: 1 << 20, hashKey: (1, 2))
+        let states = OffsetStates(maxOffsets: 5000)
+        let base: Int64 = 1000
+        states.reset(base: base, span: 6000)  // more than it covers: offsets past 5999 stay unknown
+        var rng: UInt64 = 42
+        var putOffsets: [(offset: Int64, key: UInt32)] = []
+        // Offsets in order, with a few put late and out of order (as a committed transaction's are).
+        var late: [(Int64, UInt32)] = []
+        for offset in base..<(base + 6000) {
+            rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let key = UInt32(truncatingIfNeeded: rng >> 33) % 300
+            if rng >> 60 == 0 {
+                late.append((offset, key))
+                continue
+            }
+            putOffsets.append((offset, key))
+            if late.count > 3 {
+                putOffsets.append(contentsOf: late.map { (offset: $0.0, key: $0.1) })
+                late.removeAll()
+            }
+        }
+        func digest(_ key: UInt32) -> KeyDigest {
+            withUnsafeBytes(of: key.bigEndian) { map.digest($0) }
+        }
+        for (offset, key) in putOffsets {
+            let superseded = map.put(digest(key), offset: offset)
+            states.notePut(offset)
+            if superseded >= 0 { states.noteSuperseded(superseded) }
+        }
+        var known = 0
+        for (offset, key) in putOffsets {
+            let latest = map.get(digest(key))
+            switch states.state(offset) {
+            case .latest:
+                known += 1
+                #expect(latest == offset, "offset \(offset)")
+            case .superseded:
+                known += 1
+                #expect(offset < latest, "offset \(offset)")
+            case .unknown:
+                #expect(offset >= base + 5000, "offset \(offset) is covered")
+            }
+        }
+        #expect(known == putOffsets.filter { $0.offset < base + 5000 }.count)
+        #expect(states.state(base - 1) == .unknown && states.state(base + 5500) == .unknown)
+        // Reused for the next cleaning: everything unknown again.
+        states.reset(base: 0, span: 100)
+        #expect((0..<100).allSatisfy { states.state(Int64($0)) == .unknown })
+    }
+}
