@@ -26,6 +26,8 @@ struct BatchHeaderScanner {
     private var buffer: [UInt8]
     private var bufferStart: Int64 = 0
     private var bufferCount = 0
+    /// The size of the last batch: when batches are larger than the buffer, each read fetches only a header.
+    private var lastBatchSize = 0
 
     init(file: any LogFile, from position: Int64, end: Int64, bufferSize: Int = 4096) {
         self.file = file
@@ -39,7 +41,8 @@ struct BatchHeaderScanner {
     mutating func next() throws(LogError) -> (header: RecordBatchHeader, position: Int64)? {
         guard end - position >= Int64(RecordBatch.headerSize) else { return nil }
         if position < bufferStart || position + Int64(RecordBatch.headerSize) > bufferStart + Int64(bufferCount) {
-            let count = Int(min(Int64(buffer.count), end - position))
+            let wanted = lastBatchSize >= buffer.count ? RecordBatch.headerSize : buffer.count
+            let count = Int(min(Int64(wanted), end - position))
             let file = self.file
             let start = position
             let n = try buffer.withMutableBytes { (b) throws(LogError) in
@@ -65,6 +68,7 @@ struct BatchHeaderScanner {
         guard position + Int64(header.sizeInBytes) <= end else { return nil }
         let start = position
         position += Int64(header.sizeInBytes)
+        lastBatchSize = header.sizeInBytes
         return (header, start)
     }
 }

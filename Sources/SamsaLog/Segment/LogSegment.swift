@@ -16,6 +16,9 @@ final class LogSegment: @unchecked Sendable {
     private var bytesSinceLastIndexEntry = 0
     /// The largest batch max timestamp in the segment and the last offset of the batch that had it.
     private var maxTimestampSoFar: (timestamp: Int64, offset: Int64)?
+    /// `maxTimestampSoFar` came from every batch of the file (recovery or a header scan, kept up by appends),
+    /// so a rescan would find the same: `recomputeMaxTimestamp` skips it.
+    private var maxTimestampIsExact = false
     /// The first batch's max timestamp: what `segment.ms` counts from.
     private(set) var rollingBasedTimestamp: Int64?
     /// When the segment was created (for `segment.ms` while it is empty).
@@ -109,7 +112,10 @@ final class LogSegment: @unchecked Sendable {
     func loadIndexes(nextOffset: Int64) throws(IndexError) {
         try offsetIndex.load(logSize: size)
         try timeIndex.load(logEndOffset: nextOffset)
-        if maxTimestampSoFar == nil, let last = timeIndex.last { maxTimestampSoFar = last }
+        if maxTimestampSoFar == nil, let last = timeIndex.last {
+            maxTimestampSoFar = last
+            maxTimestampIsExact = false
+        }
         timestampsKnown = true
     }
 
@@ -268,6 +274,7 @@ final class LogSegment: @unchecked Sendable {
         }
         size = position
         bytesSinceLastIndexEntry = 0
+        maxTimestampIsExact = true
         // As Kafka does: a recovered segment ends its time index with the largest timestamp seen, and both
         // index files are cut to their entries (the log preallocates the active segment's again).
         if let max = maxTimestampSoFar { timeIndex.maybeAppend(timestamp: max.timestamp, offset: max.offset, ignoreFull: true) }
@@ -294,18 +301,22 @@ final class LogSegment: @unchecked Sendable {
         try timeIndex.storage.rewrite()
         // The max timestamp is recomputed from what remains.
         maxTimestampSoFar = timeIndex.last
+        maxTimestampIsExact = false
         bytesSinceLastIndexEntry = 0
         if position == 0 { rollingBasedTimestamp = nil }
     }
 
-    /// Recomputes the max timestamp by scanning headers (after a truncation that left the time index short).
+    /// Recomputes the max timestamp by scanning headers (after a truncation that left the time index short); a
+    /// no-op when it is already exact (just recovered: the open of a log that needed recovery).
     func recomputeMaxTimestamp() throws(LogError) {
+        guard !maxTimestampIsExact else { return }
         var scanner = BatchHeaderScanner(file: log, from: 0, end: size)
         var max: (Int64, Int64)?
         while let (header, _) = try scanner.next() {
             if header.maxTimestamp > (max?.0 ?? -1) { max = (header.maxTimestamp, header.lastOffset) }
         }
         maxTimestampSoFar = max
+        maxTimestampIsExact = true
     }
 
     /// Called when a newer segment takes over: the final time index entry, then both indexes trimmed.
