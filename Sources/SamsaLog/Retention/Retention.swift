@@ -99,7 +99,7 @@ extension Log {
             guard !state.closed else { throw .closed(directory: directory) }
             var count = 0
             while count < state.segments.count - 1 {
-                try ensureIndexesLoaded(count, state: &state)
+                try ensureTimestampsKnown(count, state: &state)
                 guard predicate(state.segments[count], state.segments[count + 1], state.logStartOffset) else { break }
                 count += 1
             }
