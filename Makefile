@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RELEASE_BIN := .build/release/samsa
 
-.PHONY: demo test deps build release unit compat venv bench clean check-generated
+.PHONY: demo test deps build release unit compat venv bench clean check-generated fuzz fuzz-build fuzz-test
 
 deps:
 	@scripts/deps.sh
@@ -37,8 +37,19 @@ compat: release venv
 check-generated:
 	python3 scripts/protocol/generate.py --check
 
+# libFuzzer targets for every decoder (fuzz/README.md): `make fuzz` runs each for FUZZ_SECONDS (default 300);
+# `make test` runs each for FUZZ_TEST_SECONDS on the committed corpus.
+FUZZ_SECONDS ?= 300
+FUZZ_TEST_SECONDS ?= 15
+fuzz-build: deps
+	fuzz/build.sh
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_SECONDS)
+fuzz-test: fuzz-build
+	fuzz/run.sh $(FUZZ_TEST_SECONDS)
+
 # Everything the project tests.
-test: check-generated unit compat
+test: check-generated unit compat fuzz-test
 
 bench: deps
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark
