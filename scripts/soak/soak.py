@@ -302,9 +302,10 @@ def main():
     print(f"soak: broker on {broker.bootstrap}, data in {work}; {args.seconds:.0f} s, {args.producers} producers "
           f"at {args.rate:.0f} records/s each, {args.restarts} restarts", flush=True)
 
-    admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap, "log_level": 2})
     for name, future in admin.create_topics([NewTopic(t, PARTITIONS, 1, config=c) for t, c in TOPICS.items()]).items():
         future.result(30)
+    del admin
 
     stop_producing, stop_tailing = threading.Event(), threading.Event()
     producers = [ProducerThread(i, broker.bootstrap, args.rate, stop_producing) for i in range(args.producers)]
