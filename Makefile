@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RELEASE_BIN := .build/release/samsa
 
-.PHONY: demo test deps build release unit compat venv bench clean check-generated fuzz fuzz-build fuzz-test
+.PHONY: demo test deps build release unit compat venv bench clean check-generated fuzz fuzz-build fuzz-test soak
 
 deps:
 	@scripts/deps.sh
@@ -32,6 +32,11 @@ unit: deps
 
 compat: release venv
 	SAMSA_BIN=$(abspath $(RELEASE_BIN)) $(PY) -m pytest -q Tests/compat
+
+# Soak: the release broker under producers and consumers for SOAK_SECONDS (default 120), restarted with SIGTERM
+# and SIGKILL, then every acknowledged record checked (scripts/soak/soak.py). Not part of `make test`.
+soak: release venv
+	$(PY) scripts/soak/soak.py --bin $(abspath $(RELEASE_BIN))
 
 # The generated protocol codecs must match their schema (scripts/protocol/).
 check-generated:
