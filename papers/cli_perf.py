@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""samsa's CLI perf tools (`samsa producer-perf-test`, `samsa consumer-perf-test`: Kafka's kafka-*-perf-test.sh
+with the same summary lines) against three brokers in the same run: samsa itself, librdkafka's mock cluster
+(test.mock.num.brokers=1, held up by this process) and Tansu. The client is the same samsa binary every time, so
+the per-round ratios say how the brokers compare under this client; its absolute figures say what the tool reaches.
+
+  produce  --num-records N --record-size 100 --throughput -1, acks=1 linger.ms=5 batch.size=1048576, one
+           partition
+  consume  16 partitions x PER_PARTITION records of 100 bytes, written round-robin by a confluent-kafka producer
+           (not timed; the mock keeps at most 5 MiB per partition), read from the beginning by
+           consumer-perf-test --messages 16 x PER_PARTITION
+
+  /tmp/papers-venv/bin/python papers/cli_perf.py --samsa /tmp/papers/samsa --tansu .../tansu --repeat 3 \\
+      --json papers/data/cli-perf-DATE.json
+"""
+import argparse
+import datetime
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "perf"))
+import kafka_perf  # noqa: E402  (Samsa, Mock, Tansu targets; create_topic)
+from confluent_kafka import Producer  # noqa: E402
+
+PRODUCE = re.compile(r"^(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg latency, "
+                     r"([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99.9th", re.M)
+
+
+def producer_perf(samsa, target, topic, records, size):
+    out = subprocess.run(
+        [samsa, "producer-perf-test", "--topic", topic, "--num-records", str(records), "--record-size", str(size),
+         "--throughput", "-1", "--reporting-interval", "600000", "--producer-props",
+         f"bootstrap.servers={target.bootstrap()}", "acks=1", "linger.ms=5", "batch.size=1048576"],
+        capture_output=True, text=True, timeout=300)
+    m = None
+    for m in PRODUCE.finditer(out.stdout):
+        pass
+    if out.returncode != 0 or not m:
+        raise RuntimeError(f"producer-perf-test failed: {out.returncode}\n{out.stdout}\n{out.stderr}")
+    return {"records/s": float(m.group(2)), "MB/s": float(m.group(3)), "avg latency ms": float(m.group(4)),
+            "max latency ms": float(m.group(5)), "p50 ms": int(m.group(6)), "p99 ms": int(m.group(8)),
+            "summary": m.group(0)}
+
+
+def consumer_perf(samsa, target, topic, messages):
+    out = subprocess.run(
+        [samsa, "consumer-perf-test", "--bootstrap-server", target.bootstrap(), "--topic", topic,
+         "--messages", str(messages), "--timeout", "20000"], capture_output=True, text=True, timeout=300)
+    lines = [l for l in out.stdout.splitlines() if l.strip()]
+    if out.returncode != 0 or len(lines) < 2:
+        raise RuntimeError(f"consumer-perf-test failed: {out.returncode}\n{out.stdout}\n{out.stderr}")
+    fields = [f.strip() for f in lines[-1].split(",")]
+    header = [f.strip() for f in lines[-2].split(",")]
+    row = dict(zip(header, fields))
+    got = int(row["data.consumed.in.nMsg"])
+    if got < messages:
+        raise RuntimeError(f"consumer-perf-test read {got} of {messages}:\n{out.stdout}\n{out.stderr}")
+    return {"MB/s": float(row["MB.sec"]), "records/s": float(row["nMsg.sec"]), "records": got,
+            "summary": lines[-1]}
+
+
+def fill(target, topic, partitions, per_partition, size):
+    payload = os.urandom(size)
+    p = Producer({"bootstrap.servers": target.bootstrap(), "linger.ms": 5, "batch.size": 1_000_000, "acks": 1})
+    for i in range(partitions * per_partition):
+        while True:
+            try:
+                p.produce(topic, payload, partition=i % partitions)
+                break
+            except BufferError:
+                p.poll(0.001)
+    assert p.flush(120) == 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--samsa", required=True)
+    parser.add_argument("--tansu")
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--record-size", type=int, default=100)
+    parser.add_argument("--per-partition", type=int, default=30_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    samsa = os.path.abspath(args.samsa)
+    started = datetime.datetime.now(datetime.timezone.utc)
+    load_start = os.getloadavg()
+    results = {}
+    summaries = []
+    for round_ in range(args.repeat):
+        work = tempfile.mkdtemp(prefix="samsa-cli-perf-")
+        makers = [lambda: kafka_perf.Samsa(samsa, work), kafka_perf.Mock]
+        if args.tansu:
+            makers.append(lambda: kafka_perf.Tansu(args.tansu, tempfile.mkdtemp(prefix="tansu-cli-perf-")))
+        for make in makers:
+            target = make()
+            try:
+                kafka_perf.create_topic(target.bootstrap(), "cli-produce", 1)
+                p = producer_perf(samsa, target, "cli-produce", args.records, args.record_size)
+                kafka_perf.create_topic(target.bootstrap(), "cli-consume", 16)
+                fill(target, "cli-consume", 16, args.per_partition, args.record_size)
+                c = consumer_perf(samsa, target, "cli-consume", 16 * args.per_partition)
+            finally:
+                target.stop()
+            r = results.setdefault(target.name, {})
+            for k, v in p.items():
+                if k != "summary":
+                    r.setdefault("produce " + k, []).append(v)
+            for k, v in c.items():
+                if k not in ("summary", "records"):
+                    r.setdefault("consume " + k, []).append(v)
+            summaries.append({"round": round_, "target": target.name, "producer-perf-test": p["summary"],
+                              "consumer-perf-test": c["summary"]})
+            print(f"[{round_}] {target.name:6} producer-perf-test: {p['summary']}", flush=True)
+            print(f"[{round_}] {target.name:6} consumer-perf-test: {c['summary']}", flush=True)
+
+    def median(v):
+        return sorted(v)[len(v) // 2]
+    medians = {n: {k: median(v) for k, v in keys.items()} for n, keys in results.items()}
+    ratios = {}
+    for other in [n for n in results if n != "samsa"]:
+        for key in ["produce records/s", "consume MB/s"]:
+            ratios.setdefault(other, {})[key] = {
+                "median ratio": medians["samsa"][key] / medians[other][key],
+                "per round": [a / b for a, b in zip(results["samsa"][key], results[other][key])]}
+    print(json.dumps({"medians": medians, "ratios": ratios}, indent=1))
+    if args.json:
+        out = {"tool": "papers/cli_perf.py", "command": " ".join(sys.argv),
+               "date": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+               "host": {"cores": os.cpu_count(), "loadAverageStart": load_start[0],
+                        "loadAverageEnd": os.getloadavg()[0]},
+               "options": vars(args), "rounds": results, "summaries": summaries, "medians": medians,
+               "ratios": ratios}
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    main()
