@@ -407,7 +407,7 @@ def main():
             "seconds": round((datetime.datetime.now(datetime.timezone.utc) - started).total_seconds(), 1),
             "host": {"cpu": cpu, "cores": os.cpu_count(), "memoryMB": mem_mb, "kernel": platform.release(),
                      "loadAverageStart": load_start[0], "loadAverageEnd": os.getloadavg()[0]},
-            "client": {"confluent-kafka": confluent_kafka.version()[0], "librdkafka": confluent_kafka.libversion()[0]},
+            "client": {"confluent-kafka": confluent_kafka.__version__, "librdkafka": confluent_kafka.libversion()[0]},
             "options": {k: v for k, v in vars(args).items() if k not in ("json",)},
             "method": "each round starts every target in turn (samsa, mock, tansu) and runs the same workloads "
                       "against it; medians over rounds; ratios are samsa / other (median over median, and per round)",
