@@ -4,11 +4,11 @@ with the same summary lines) against three brokers in the same run: samsa itself
 (test.mock.num.brokers=1, held up by this process) and Tansu. The client is the same samsa binary every time, so
 the per-round ratios say how the brokers compare under this client; its absolute figures say what the tool reaches.
 
-  produce  --num-records N --record-size 100 --throughput -1, acks=1 linger.ms=5 batch.size=1048576, one
-           partition
-  consume  16 partitions x PER_PARTITION records of 100 bytes, written round-robin by a confluent-kafka producer
-           (not timed; the mock keeps at most 5 MiB per partition), read from the beginning by
-           consumer-perf-test --messages 16 x PER_PARTITION
+  produce  --num-records N --record-size 100 --throughput -1, acks=1 linger.ms=5 batch.size=1048576, a topic of
+           4 partitions (the mock's auto-created topics have 4)
+  consume  4 partitions x 36,000 records of 100 bytes (~4 MiB each: the mock keeps at most 5 MiB per partition),
+           written round-robin by a confluent-kafka producer (not timed), read from the beginning by
+           consumer-perf-test --messages 144000; then, for samsa and Tansu only, 4 x LARGE records the same way
 
   /tmp/papers-venv/bin/python papers/cli_perf.py --samsa /tmp/papers/samsa --tansu .../tansu --repeat 3 \\
       --json papers/data/cli-perf-DATE.json
@@ -63,6 +63,14 @@ def consumer_perf(samsa, target, topic, messages):
             "summary": lines[-1]}
 
 
+def create_topic(target, topic, partitions):
+    """The mock cluster does not answer CreateTopics (kafka_perf.create_topic waits out its timeout): it creates a
+    topic on first use, with 4 partitions; every topic here has 4 partitions so that the three brokers match."""
+    if target.name == "mock":
+        return
+    kafka_perf.create_topic(target.bootstrap(), topic, partitions)
+
+
 def fill(target, topic, partitions, per_partition, size):
     payload = os.urandom(size)
     p = Producer({"bootstrap.servers": target.bootstrap(), "linger.ms": 5, "batch.size": 1_000_000, "acks": 1})
@@ -82,7 +90,8 @@ def main():
     parser.add_argument("--tansu")
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--record-size", type=int, default=100)
-    parser.add_argument("--per-partition", type=int, default=30_000)
+    parser.add_argument("--per-partition", type=int, default=36_000)
+    parser.add_argument("--large-per-partition", type=int, default=500_000, help="samsa and Tansu only")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json")
     args = parser.parse_args()
@@ -91,6 +100,7 @@ def main():
     load_start = os.getloadavg()
     results = {}
     summaries = []
+    errors = []
     for round_ in range(args.repeat):
         work = tempfile.mkdtemp(prefix="samsa-cli-perf-")
         makers = [lambda: kafka_perf.Samsa(samsa, work), kafka_perf.Mock]
@@ -99,11 +109,22 @@ def main():
         for make in makers:
             target = make()
             try:
-                kafka_perf.create_topic(target.bootstrap(), "cli-produce", 1)
+                results.setdefault(target.name, {})
+                create_topic(target, "cli-produce", 4)
                 p = producer_perf(samsa, target, "cli-produce", args.records, args.record_size)
-                kafka_perf.create_topic(target.bootstrap(), "cli-consume", 16)
-                fill(target, "cli-consume", 16, args.per_partition, args.record_size)
-                c = consumer_perf(samsa, target, "cli-consume", 16 * args.per_partition)
+                create_topic(target, "cli-consume", 4)
+                fill(target, "cli-consume", 4, args.per_partition, args.record_size)
+                c = consumer_perf(samsa, target, "cli-consume", 4 * args.per_partition)
+                big = None
+                if target.name != "mock" and args.large_per_partition:
+                    create_topic(target, "cli-consume-large", 4)
+                    fill(target, "cli-consume-large", 4, args.large_per_partition, args.record_size)
+                    big = consumer_perf(samsa, target, "cli-consume-large", 4 * args.large_per_partition)
+            except RuntimeError as e:
+                # Kept, not hidden: e.g. samsa's client against librdkafka's mock cluster.
+                errors.append({"round": round_, "target": target.name, "error": str(e).strip()})
+                print(f"[{round_}] {target.name:6} FAILED: {str(e).strip()}", flush=True)
+                continue
             finally:
                 target.stop()
             r = results.setdefault(target.name, {})
@@ -113,17 +134,27 @@ def main():
             for k, v in c.items():
                 if k not in ("summary", "records"):
                     r.setdefault("consume " + k, []).append(v)
+            if big:
+                for k, v in big.items():
+                    if k not in ("summary", "records"):
+                        r.setdefault("consume large " + k, []).append(v)
             summaries.append({"round": round_, "target": target.name, "producer-perf-test": p["summary"],
-                              "consumer-perf-test": c["summary"]})
+                              "consumer-perf-test": c["summary"],
+                              "consumer-perf-test large": big["summary"] if big else None})
             print(f"[{round_}] {target.name:6} producer-perf-test: {p['summary']}", flush=True)
             print(f"[{round_}] {target.name:6} consumer-perf-test: {c['summary']}", flush=True)
+            if big:
+                print(f"[{round_}] {target.name:6} consumer-perf-test (large): {big['summary']}", flush=True)
 
     def median(v):
         return sorted(v)[len(v) // 2]
+    results = {n: keys for n, keys in results.items() if keys}
     medians = {n: {k: median(v) for k, v in keys.items()} for n, keys in results.items()}
     ratios = {}
     for other in [n for n in results if n != "samsa"]:
-        for key in ["produce records/s", "consume MB/s"]:
+        for key in ["produce records/s", "consume MB/s", "consume records/s", "consume large records/s"]:
+            if key not in results["samsa"] or key not in results[other]:
+                continue
             ratios.setdefault(other, {})[key] = {
                 "median ratio": medians["samsa"][key] / medians[other][key],
                 "per round": [a / b for a, b in zip(results["samsa"][key], results[other][key])]}
@@ -133,8 +164,8 @@ def main():
                "date": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
                "host": {"cores": os.cpu_count(), "loadAverageStart": load_start[0],
                         "loadAverageEnd": os.getloadavg()[0]},
-               "options": vars(args), "rounds": results, "summaries": summaries, "medians": medians,
-               "ratios": ratios}
+               "options": vars(args), "rounds": results, "summaries": summaries, "errors": errors,
+               "medians": medians, "ratios": ratios}
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
             f.write("\n")
