@@ -308,18 +308,25 @@ def cli_tools():
     rounds = doc["rounds"]
     order = [n for n in ["samsa", "mock", "tansu"] if n in rounds]
     colors = {"samsa": BLUE, "mock": ORANGE, "tansu": GREEN}
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
-    for ax, (key, title, scale) in zip(axes, [("produce records/s", "producer-perf-test, 100 B (thousand rec/s)", 1e-3),
-                                              ("consume MB/s", "consumer-perf-test, 16 partitions (MB/s)", 1)]):
-        meds = [doc["medians"][n][key] * scale for n in order]
-        bars = ax.bar(range(len(order)), meds, 0.6, color=[colors[n] for n in order])
+    names = {"samsa": "samsa", "mock": "librdkafka mock", "tansu": "Tansu 0.6.0"}
+    panels = [("produce records/s", "producer-perf-test, 100 B\n(thousand records/s)"),
+              ("consume records/s", "consumer-perf-test, 4 x 36,000 records\n(thousand records/s)"),
+              ("consume large records/s", "consumer-perf-test, 4 x 500,000 records\n(thousand records/s)")]
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.8))
+    for ax, (key, title) in zip(axes, panels):
+        present = [n for n in order if key in rounds[n]]
+        meds = [doc["medians"][n][key] / 1000 for n in present]
+        bars = ax.bar(range(len(present)), meds, 0.6, color=[colors[n] for n in present])
         label_bars(ax, bars, "{:,.0f}")
-        for j, n in enumerate(order):
-            ax.scatter([j] * len(rounds[n][key]), [v * scale for v in rounds[n][key]], color="black", s=10, zorder=3)
-        ax.set_xticks(range(len(order)))
-        ax.set_xticklabels(["samsa broker", "librdkafka mock", "Tansu 0.6.0"][:len(order)], fontsize=8)
-        ax.set_title(title, fontsize=8)
-    fig.suptitle(f"samsa's CLI perf tools against three brokers ({file})", fontsize=9)
+        for j, n in enumerate(present):
+            ax.scatter([j] * len(rounds[n][key]), [v / 1000 for v in rounds[n][key]], color="black", s=10, zorder=3)
+        ax.set_xticks(range(len(present)))
+        ax.set_xticklabels([names[n] for n in present], fontsize=8)
+        ratio = "; ".join(f"samsa/{o}: {doc['ratios'][o][key]['median ratio']:.2f}" for o in present[1:]
+                          if key in doc["ratios"].get(o, {}))
+        ax.set_title(f"{title}\n{ratio}", fontsize=8)
+    fig.suptitle(f"samsa's CLI perf tools (the same client) against three brokers, interleaved rounds "
+                 f"(bars = median, dots = rounds; {file})", fontsize=9)
     save(fig, "cli-perf.png")
 
 
