@@ -325,8 +325,10 @@ def cli_tools():
         ratio = "; ".join(f"samsa/{o}: {doc['ratios'][o][key]['median ratio']:.2f}" for o in present[1:]
                           if key in doc["ratios"].get(o, {}))
         ax.set_title(f"{title}\n{ratio}", fontsize=8)
-    fig.suptitle(f"samsa's CLI perf tools (the same client) against three brokers, interleaved rounds "
-                 f"(bars = median, dots = rounds; {file})", fontsize=9)
+    failed = sorted({e["target"] for e in doc.get("errors", [])} - set(order))
+    note = f"; against {', '.join(failed)}: failed every round (see evaluation.md)" if failed else ""
+    fig.suptitle(f"samsa's CLI perf tools (the same client) against the brokers, interleaved rounds "
+                 f"(bars = median, dots = rounds{note})", fontsize=9)
     save(fig, "cli-perf.png")
 
 
