@@ -18,6 +18,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -103,9 +104,10 @@ def main():
     errors = []
     for round_ in range(args.repeat):
         work = tempfile.mkdtemp(prefix="samsa-cli-perf-")
+        tansu_dir = tempfile.mkdtemp(prefix="tansu-cli-perf-")
         makers = [lambda: kafka_perf.Samsa(samsa, work), kafka_perf.Mock]
         if args.tansu:
-            makers.append(lambda: kafka_perf.Tansu(args.tansu, tempfile.mkdtemp(prefix="tansu-cli-perf-")))
+            makers.append(lambda: kafka_perf.Tansu(args.tansu, tansu_dir))
         for make in makers:
             target = make()
             try:
@@ -145,6 +147,8 @@ def main():
             print(f"[{round_}] {target.name:6} consumer-perf-test: {c['summary']}", flush=True)
             if big:
                 print(f"[{round_}] {target.name:6} consumer-perf-test (large): {big['summary']}", flush=True)
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(tansu_dir, ignore_errors=True)
 
     def median(v):
         return sorted(v)[len(v) // 2]
