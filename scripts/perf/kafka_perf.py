@@ -371,6 +371,8 @@ def main():
                 target.stop()
         if not args.data_dir:
             shutil.rmtree(work, ignore_errors=True)
+        if args.tansu:
+            shutil.rmtree(tansu_dir, ignore_errors=True)
 
     print()
     keys = ["produce rec/s", "produce MB/s", "broker CPU (produce)", "client CPU (produce)", "consume small MB/s",
