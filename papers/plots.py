@@ -67,19 +67,20 @@ def save(fig, name):
 
 def engine_ratios():
     """samsa bench: each engine operation as a fraction of its raw baseline, main vs perf branch."""
-    runs = [("main (20:59, load 4.0)", "bench-2026-11-25.json", GREY),
-            ("perf branch (22:14, load 2.9)", "bench-2026-11-25-perf.json", BLUE)]
+    runs = [("main before perf (20:59, load 4.0)", "bench-2026-11-25.json", GREY),
+            ("perf branch (22:14, load 2.9)", "bench-2026-11-25-perf.json", BLUE),
+            ("main a485d65, perf merged (23:02, load 6.8-10)", "bench-2026-11-25-main-a485d65.json", "#7fa7cf")]
     names = ["append", "append-raw", "read", "read-random", "recovery", "cleaning"]
     targets = {"append": 0.9, "cleaning": 0.4}
-    fig, ax = plt.subplots(figsize=(9, 4.2))
-    width = 0.38
+    fig, ax = plt.subplots(figsize=(11, 4.4))
+    width = 0.27
     for i, (label, file, color) in enumerate(runs):
         doc = load(file)
         by = {r["name"]: r for r in doc["results"]}
         xs, ys, texts = [], [], []
         for j, n in enumerate(names):
             if n in by:
-                xs.append(j + (i - 0.5) * width)
+                xs.append(j + (i - (len(runs) - 1) / 2) * width)
                 ys.append(by[n]["ratio"])
                 texts.append(f"{by[n]['ratio']:.2f}\n{by[n]['mbPerSecond']:,.0f}")
         bars = ax.bar(xs, ys, width, label=label, color=color)
@@ -90,7 +91,7 @@ def engine_ratios():
         j = names.index(n)
         ax.hlines(t, j - 0.45, j + 0.45, colors=RED, linestyles="dashed")
         ax.annotate(f"target {t:.0%}", (j, t), ha="center", va="bottom", fontsize=7, color=RED,
-                    xytext=(0, 16), textcoords="offset points")
+                    xytext=(0, 30), textcoords="offset points")
     ax.axhline(1.0, color="black", linewidth=0.6)
     ax.set_xticks(range(len(names)))
     ax.set_xticklabels(["Log.append\n(producer)", "Log.append\n(.raw)", "sequential\nread", "random 16 KiB\nread",
@@ -104,9 +105,10 @@ def engine_ratios():
 
 
 def soak():
-    fig, ax = plt.subplots(figsize=(6, 3.4))
-    for label, file, color in [("main", "bench-2026-11-25.json", GREY),
-                               ("perf branch", "bench-2026-11-25-perf.json", BLUE)]:
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for label, file, color in [("main before perf", "bench-2026-11-25.json", GREY),
+                               ("perf branch", "bench-2026-11-25-perf.json", BLUE),
+                               ("main a485d65 (load 7-10)", "bench-2026-11-25-main-a485d65.json", "#7fa7cf")]:
         s = load(file)["soak"]
         xs = [0] + [p["gigabytes"] for p in s["samples"]]
         ys = [s["startResidentMB"]] + [p["residentMB"] for p in s["samples"]]
