@@ -24,6 +24,7 @@ class Broker:
     """One `samsa server-start` process."""
 
     def __init__(self, data_dir, overrides=None, log_path=None):
+        self.bin = SAMSA_BIN
         self.data_dir = data_dir
         self.overrides = dict(overrides or {})
         self.log_path = log_path or os.path.join(data_dir + ".logs", "broker.log")
