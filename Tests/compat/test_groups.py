@@ -4,6 +4,7 @@ import asyncio
 import os
 import re
 import subprocess
+import sys
 import time
 import uuid
 
@@ -272,3 +273,94 @@ def test_idempotent_producer_writes_each_record_once(make_broker, topic, restart
     epochs = set(re.findall(r"producerEpoch: (-?\d+)", dump))
     assert len(ids) == 1 and int(ids.pop()) >= 0, dump[:500]
     assert epochs == {"0"}, dump[:500]
+
+
+MEMBER_SCRIPT = r"""
+import sys, time
+from confluent_kafka import Consumer
+bootstrap, group, topic = sys.argv[1:4]
+c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "session.timeout.ms": 2000,
+              "heartbeat.interval.ms": 300, "partition.assignment.strategy": "range"})
+c.subscribe([topic])
+while True:
+    c.poll(0.2)
+    print("ASSIGNED", sorted(tp.partition for tp in c.assignment()), flush=True)
+"""
+
+
+def test_a_killed_member_is_evicted_after_its_session_timeout(make_broker, topic):
+    broker = make_broker({**GROUP_OVERRIDES, "group.min.session.timeout.ms": "1000"})
+    create_topic(broker.bootstrap, topic, 4)
+    group = group_name()
+    a = confluent_group_consumer(broker, group, **{"session.timeout.ms": 2000, "heartbeat.interval.ms": 300,
+                                                   "partition.assignment.strategy": "range"})
+    a.subscribe([topic])
+    other = subprocess.Popen([sys.executable, "-c", MEMBER_SCRIPT, broker.bootstrap, group, topic],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        # Both members share the partitions...
+        deadline = time.time() + 40
+        shared = False
+        while time.time() < deadline and not shared:
+            a.poll(0.2)
+            shared = len(a.assignment()) == 2
+        assert shared, f"a has {[tp.partition for tp in a.assignment()]}"
+        # ...until the other process dies without leaving: its session (2 s) ends and `a` gets everything.
+        other.kill()
+        other.wait()
+        killed_at = time.time()
+        deadline = killed_at + 20
+        while time.time() < deadline and len(a.assignment()) != 4:
+            a.poll(0.2)
+        assert sorted(tp.partition for tp in a.assignment()) == [0, 1, 2, 3]
+        assert time.time() - killed_at >= 1.5, "the dead member's partitions moved before its session ended"
+        assert "no heartbeat within 2000 ms" in broker.log_text()
+    finally:
+        if other.poll() is None:
+            other.kill()
+        a.close()
+
+
+def test_a_restarted_static_member_takes_its_place_without_a_rebalance(make_broker, topic):
+    broker = make_broker(GROUP_OVERRIDES)
+    create_topic(broker.bootstrap, topic, 2)
+    group = group_name()
+
+    def member(instance):
+        c = confluent_group_consumer(broker, group, **{"group.instance.id": instance,
+                                                       "partition.assignment.strategy": "range"})
+        c.subscribe([topic])
+        return c
+
+    leader, follower = member("inst-1"), None
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and len(leader.assignment()) != 2:
+            leader.poll(0.2)
+        follower = member("inst-2")
+        deadline = time.time() + 30
+        while time.time() < deadline and not (len(leader.assignment()) == 1 and len(follower.assignment()) == 1):
+            leader.poll(0.2)
+            follower.poll(0.2)
+        before = follower.assignment()
+        assert len(before) == 1
+        assert re.search(rf"group {group} generation 2: 2 members", broker.log_text())
+        # The follower restarts: a static member sends no LeaveGroup, and its successor rejoins with the same
+        # instance id before the session ends. It gets the same partition back, and no new generation starts.
+        follower.close()
+        follower = member("inst-2")
+        deadline = time.time() + 30
+        while time.time() < deadline and not follower.assignment():
+            follower.poll(0.2)
+            leader.poll(0.2)
+        assert [tp.partition for tp in follower.assignment()] == [tp.partition for tp in before]
+        for _ in range(5):
+            leader.poll(0.2)
+        assert not re.search(rf"group {group} generation 3", broker.log_text())
+        admin = AdminClient({"bootstrap.servers": broker.bootstrap})
+        described = admin.describe_consumer_groups([group])[group].result(10)
+        assert sorted(m.group_instance_id for m in described.members) == ["inst-1", "inst-2"]
+    finally:
+        leader.close()
+        if follower is not None:
+            follower.close()
