@@ -51,7 +51,7 @@ fuzz-build: deps
 fuzz: fuzz-build
 	fuzz/run.sh $(FUZZ_SECONDS)
 fuzz-test: fuzz-build
-	fuzz/run.sh $(FUZZ_TEST_SECONDS)
+	FUZZ_SEED=1 fuzz/run.sh $(FUZZ_TEST_SECONDS)
 
 # Everything the project tests.
 test: check-generated unit compat fuzz-test

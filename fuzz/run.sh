@@ -9,6 +9,8 @@
 # New inputs go to .build/fuzz/work/<target>/ (the committed corpus is only read; copy interesting finds into
 # fuzz/corpus/<target>/ by hand, minimized with -merge=1). A crash, leak, timeout or allocation over the limits
 # leaves its input in fuzz/artifacts/<target>/ and makes the script exit 1.
+# FUZZ_SEED=n fixes libFuzzer's seed (make test uses 1, so its short runs explore the same way each time; 0, the
+# default, picks a new one).
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,7 +40,7 @@ for target in "${targets[@]}"; do
     [ -x "$BIN/$target" ] || { echo "$target: not built" >&2; failed=1; continue; }
     mkdir -p "$WORK/$target" "fuzz/artifacts/$target" "fuzz/corpus/$target"
     log="$LOGS/$target.log"
-    "$BIN/$target" -max_total_time="$SECONDS_PER_TARGET" -detect_leaks=1 -timeout=10 -rss_limit_mb=2048 \
+    "$BIN/$target" -seed="${FUZZ_SEED:-0}" -max_total_time="$SECONDS_PER_TARGET" -detect_leaks=1 -timeout=10 -rss_limit_mb=2048 \
         -malloc_limit_mb=512 -print_final_stats=1 -artifact_prefix="fuzz/artifacts/$target/" \
         "$WORK/$target" "fuzz/corpus/$target" > "$log" 2>&1
     status=$?
