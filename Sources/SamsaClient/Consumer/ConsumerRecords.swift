@@ -158,6 +158,14 @@ public struct ConsumerRecords: Sendable {
         return result
     }
 
+    /// The partitions present, with the position each had before this poll (its first offset returned here, or
+    /// earlier when records were skipped). A caller that stops part-way seeks back to what it did not use.
+    public var startOffsets: [TopicPartition: Int64] {
+        var result: [TopicPartition: Int64] = [:]
+        for fetch in fetches where result[fetch.topicPartition] == nil { result[fetch.topicPartition] = fetch.startOffset }
+        return result
+    }
+
     /// The partitions present, with the offset after their last whole batch.
     public var nextOffsets: [TopicPartition: Int64] {
         var result: [TopicPartition: Int64] = [:]
