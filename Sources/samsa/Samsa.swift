@@ -24,6 +24,7 @@ struct Samsa: AsyncParsableCommand {
         DumpLogCommand.self,
         ProducerPerfTest.self,
         ReplayCommand.self,
+        ServerStart.self,
         Topics.self,
     ]
 }

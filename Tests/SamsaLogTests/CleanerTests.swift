@@ -507,14 +507,20 @@ import Testing
         cleanerConfig.backoffMs = 20
         cleanerConfig.dedupeBufferSize = 1 << 20
         let tp = TopicPartition("bg", 0)
+        // The records are written before the manager (and its cleaner thread) starts, so the cleaner's one pass
+        // is not racing further appends: afterwards nothing is dirty and the checkpoint stays put.
+        do {
+            let log = try Log.open(directory: dir.sub("bg-0"), config: config)
+            for round in 0..<100 {
+                var builder = RecordBatchBuilder()
+                for k in 0..<5 { builder.append(timestamp: Int64(round), key: Array("k\(k)".utf8), value: Array("v\(round)".utf8)) }
+                _ = try builder.build().withUnsafeBytes { try log.append($0) }
+            }
+            try log.close()
+        }
         let manager = try LogManager.open(
             dataDirectory: dir.path, configFor: { _ in config }, backgroundIntervalMs: 50, cleanerConfig: cleanerConfig)
-        let log = try manager.getOrCreateLog(tp, config: config)
-        for round in 0..<100 {
-            var builder = RecordBatchBuilder()
-            for k in 0..<5 { builder.append(timestamp: Int64(round), key: Array("k\(k)".utf8), value: Array("v\(round)".utf8)) }
-            _ = try builder.build().withUnsafeBytes { try log.append($0) }
-        }
+        let log = try #require(manager.log(tp))
         var waited = 0
         while manager.cleanerStats[tp] == nil && waited < 500 {
             try await Task.sleep(for: .milliseconds(10))
@@ -524,7 +530,13 @@ import Testing
         #expect(stats.dirtyRatioBefore > stats.dirtyRatioAfter)
         #expect(log.cleaningSummary.lastCleaning?.endOffset == stats.endOffset)
         let latest = manager.cleaner.manager.checkpoints[tp]
-        let onDisk = try OffsetCheckpointFile(path: dir.sub("cleaner-offset-checkpoint")).read()[tp]
+        // The thread records its stats, then writes the checkpoint file: wait for the file to catch up.
+        var onDisk = try OffsetCheckpointFile(path: dir.sub("cleaner-offset-checkpoint")).read()[tp]
+        for _ in 0..<500 where onDisk != latest {
+            try await Task.sleep(for: .milliseconds(10))
+            onDisk = try OffsetCheckpointFile(path: dir.sub("cleaner-offset-checkpoint")).read()[tp]
+        }
+        #expect(latest != nil)
         #expect(onDisk == latest)
         try manager.close()
         // A new process learns the clean point from the checkpoint.

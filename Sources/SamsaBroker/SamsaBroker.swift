@@ -1,3 +1,0 @@
-import SamsaLog
-import SamsaProtocol
-public enum SamsaBrokerVersion { public static let version = "0.1.0" }

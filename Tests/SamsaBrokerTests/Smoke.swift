@@ -1,3 +1,0 @@
-import Testing
-@testable import SamsaBroker
-@Test func builds() { #expect(Bool(true)) }
