@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import NIOPosix
 import SamsaLog
 import SamsaProtocol
 import Synchronization
@@ -21,6 +22,8 @@ public final class Broker: Sendable {
     public let topics: TopicManager
     public let delayedFetches: DelayedFetches
     public let executor: BlockingExecutor
+    /// Every consumer group's coordinator, with the committed offsets (`__consumer_offsets`).
+    public let groupCoordinator: GroupCoordinator
     let producerIds: ProducerIds
     let lock: DataDirectoryLock
     let logger: Logger
@@ -28,8 +31,8 @@ public final class Broker: Sendable {
 
     private init(
         config: BrokerConfig, clusterId: String, logManager: LogManager, topics: TopicManager,
-        delayedFetches: DelayedFetches, executor: BlockingExecutor, producerIds: ProducerIds, lock: DataDirectoryLock,
-        logger: Logger
+        delayedFetches: DelayedFetches, executor: BlockingExecutor, groupCoordinator: GroupCoordinator,
+        producerIds: ProducerIds, lock: DataDirectoryLock, logger: Logger
     ) {
         self.config = config
         self.clusterId = clusterId
@@ -37,6 +40,7 @@ public final class Broker: Sendable {
         self.topics = topics
         self.delayedFetches = delayedFetches
         self.executor = executor
+        self.groupCoordinator = groupCoordinator
         self.producerIds = producerIds
         self.lock = lock
         self.logger = logger
@@ -46,10 +50,15 @@ public final class Broker: Sendable {
     }
 
     /// Opens the data directory: locks it, reads `meta.properties` and the topics, opens (and if needed
-    /// recovers) every partition log, and reconciles topics with partition directories.
+    /// recovers) every partition log, reconciles topics with partition directories, and loads the groups and
+    /// committed offsets of `__consumer_offsets`.
+    ///
+    /// The group coordinator's timers run on `groupEventLoop` (default: one of NIO's shared loops; tests give an
+    /// `EmbeddedEventLoop` and move its clock by hand), and it stamps commits with `groupClock`.
     public static func open(
         config: BrokerConfig, executor: BlockingExecutor, fileSystem: any FileSystem = PosixFileSystem(),
-        logger: Logger = Logger(label: "samsa.broker"), backgroundIntervalMs: Int? = 1000
+        logger: Logger = Logger(label: "samsa.broker"), backgroundIntervalMs: Int? = 1000,
+        groupEventLoop: (any EventLoop)? = nil, groupClock: @escaping Clock = systemClock
     ) throws(BrokerError) -> Broker {
         let directory = config.logDirectory
         do { try fileSystem.createDirectory(directory) } catch { throw .io(error) }
@@ -86,10 +95,20 @@ public final class Broker: Sendable {
                 try? logManager.close()
                 throw error
             }
-            let producerIds = try ProducerIds(dataDirectory: directory, fileSystem: fileSystem)
+            let producerIds: ProducerIds
+            do {
+                producerIds = try ProducerIds(dataDirectory: directory, fileSystem: fileSystem)
+            } catch {
+                try? logManager.close()
+                throw error
+            }
+            let groupCoordinator = GroupCoordinator(
+                config: config.groups, logManager: logManager, topics: topics,
+                eventLoop: groupEventLoop ?? MultiThreadedEventLoopGroup.singleton.next(), clock: groupClock, logger: logger)
             return Broker(
                 config: config, clusterId: meta.clusterId, logManager: logManager, topics: topics,
-                delayedFetches: delayedFetches, executor: executor, producerIds: producerIds, lock: lock, logger: logger)
+                delayedFetches: delayedFetches, executor: executor, groupCoordinator: groupCoordinator,
+                producerIds: producerIds, lock: lock, logger: logger)
         } catch {
             lock.release()
             throw error
@@ -99,6 +118,7 @@ public final class Broker: Sendable {
     /// Flushes and closes every log (so the next start skips recovery) and unlocks the data directory.
     public func close() throws(BrokerError) {
         defer { lock.release() }
+        groupCoordinator.close()
         do { try logManager.close() } catch { throw .log(error) }
     }
 
@@ -138,6 +158,17 @@ public final class Broker: Sendable {
         router.register(CreatePartitionsHandler(broker: self))
         router.register(IncrementalAlterConfigsHandler(broker: self))
         router.register(DescribeClusterHandler(broker: self))
+        router.register(FindCoordinatorHandler(broker: self))
+        router.register(JoinGroupHandler(broker: self))
+        router.register(SyncGroupHandler(broker: self))
+        router.register(HeartbeatHandler(broker: self))
+        router.register(LeaveGroupHandler(broker: self))
+        router.register(ListGroupsHandler(broker: self))
+        router.register(DescribeGroupsHandler(broker: self))
+        router.register(DeleteGroupsHandler(broker: self))
+        router.register(OffsetCommitHandler(broker: self))
+        router.register(OffsetFetchHandler(broker: self))
+        router.register(OffsetDeleteHandler(broker: self))
         let apiVersions = ApiVersionsHandler(otherApis: router.advertised)
         router.register(apiVersions)
         return router

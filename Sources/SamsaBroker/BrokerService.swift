@@ -29,7 +29,7 @@ public struct BrokerService: Service {
         pool.start()
         let broker: Broker
         do {
-            broker = try Broker.open(config: config, executor: .threadPool(pool), logger: logger)
+            broker = try Broker.open(config: config, executor: .threadPool(pool), logger: logger, groupEventLoop: group.next())
         } catch {
             try? await pool.shutdownGracefully()
             try? await group.shutdownGracefully()

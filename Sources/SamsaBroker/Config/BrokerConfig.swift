@@ -57,12 +57,14 @@ public struct BrokerConfig: Sendable {
     public var retentionCheckIntervalMs: Int64 = 300_000
     /// The `log.cleaner.*` settings (compaction threads, dedupe buffer, I/O throttle).
     public var cleaner = CleanerConfig()
+    /// The group coordinator's `group.*` and `offsets.*` settings.
+    public var groups = GroupCoordinatorConfig()
     /// Every key set by the file or an override, with its value (DescribeConfigs reports these as
     /// STATIC_BROKER_CONFIG).
     public var staticKeys: [String: String] = [:]
     /// One line per key that was not understood or has no effect.
     public var warnings: [String] = []
-    /// Kafka keys accepted without effect (single broker, no TLS, no groups yet), reported once at start-up.
+    /// Kafka keys accepted without effect (single broker, no TLS), reported once at start-up.
     public var ignoredKeys: [String] = []
 
     public init() {}
@@ -128,13 +130,13 @@ public struct BrokerConfig: Sendable {
         "queued.max.requests",
     ]
 
-    /// Kafka keys with no effect on a single PLAINTEXT broker without groups (yet): accepted quietly.
+    /// Kafka keys with no effect on a single PLAINTEXT broker: accepted quietly.
     static let acceptedWithoutEffect: Set<String> = [
         "process.roles", "controller.quorum.voters", "controller.quorum.bootstrap.servers", "inter.broker.listener.name",
-        "num.recovery.threads.per.data.dir", "offsets.topic.replication.factor", "offsets.topic.num.partitions",
+        "num.recovery.threads.per.data.dir", "offsets.topic.replication.factor",
         "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
         "share.coordinator.state.topic.replication.factor", "share.coordinator.state.topic.min.isr",
-        "group.initial.rebalance.delay.ms", "zookeeper.connect",
+        "zookeeper.connect",
         "zookeeper.connection.timeout.ms", "min.insync.replicas",
         "unclean.leader.election.enable", "log.message.format.version", "inter.broker.protocol.version",
         "broker.rack", "log.preallocate", "log.flush.scheduler.interval.ms", "log.flush.offset.checkpoint.interval.ms",
@@ -224,10 +226,11 @@ public struct BrokerConfig: Sendable {
         } catch {
             throw ConfigError(key: error.key, value: error.value, reason: error.reason)
         }
+        groups = try GroupCoordinatorConfig(properties: map.filter { GroupCoordinatorConfig.keys.contains($0.key) })
 
         // Everything else: known without effect, or unknown.
         let logBrokerKeys = Set(Self.logKeySynonyms.map(\.broker) + Self.derivedLogKeys.map(\.broker))
-            .union(CleanerConfig.keys).union(["log.retention.check.interval.ms"])
+            .union(CleanerConfig.keys).union(["log.retention.check.interval.ms"]).union(GroupCoordinatorConfig.keys)
         for key in map.keys.sorted() where !Self.brokerKeys.contains(key) && !logBrokerKeys.contains(key) {
             if Self.acceptedWithoutEffect.contains(key) {
                 ignoredKeys.append(key)

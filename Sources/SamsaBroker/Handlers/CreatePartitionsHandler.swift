@@ -19,6 +19,10 @@ struct CreatePartitionsHandler: ApiHandler {
                     guard counts[topic.name, default: 0] == 1 else {
                         throw .invalidRequest("Duplicate topic in request: \(topic.name)")
                     }
+                    guard topic.name != OffsetsTopic.name else {
+                        // Groups are placed by a hash modulo its partition count.
+                        throw .invalidRequest("The partition count of the internal topic \(topic.name) cannot change.")
+                    }
                     if let assignments = topic.assignments {
                         let existing = broker.topics.topic(topic.name)?.partitionCount ?? 0
                         guard assignments.count == Int(topic.count) - Int(existing) else {

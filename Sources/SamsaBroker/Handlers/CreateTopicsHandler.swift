@@ -47,6 +47,11 @@ struct CreateTopicsHandler: ApiHandler {
         _ topic: CreateTopicsRequest.CreatableTopic, validateOnly: Bool, broker: Broker
     ) throws(TopicError) -> TopicMetadata {
         guard TopicPartition.isValidTopicName(topic.name) else { throw .invalidTopicName(topic.name) }
+        if topic.name == OffsetsTopic.name {
+            // Made by the group coordinator, with its own settings, when a group first needs it.
+            if broker.topics.topic(topic.name) != nil { throw .alreadyExists(topic.name) }
+            throw .invalidRequest("The internal topic \(OffsetsTopic.name) is created by the broker when a group first needs it.")
+        }
         let nodeId = broker.config.nodeId
         var partitions = topic.numPartitions
         if !topic.assignments.isEmpty {

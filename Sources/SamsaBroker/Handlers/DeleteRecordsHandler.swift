@@ -19,6 +19,10 @@ struct DeleteRecordsHandler: ApiHandler {
                     partitions: topic.partitions.map { partition in
                         var result = DeleteRecordsResponse.DeleteRecordsPartitionResult(
                             partitionIndex: partition.partitionIndex, lowWatermark: -1, errorCode: .none)
+                        guard !OffsetsTopic.isInternal(topic.name) else {
+                            result.errorCode = .invalidTopicException
+                            return result
+                        }
                         guard let log = broker.logManager.log(TopicPartition(topic.name, partition.partitionIndex)) else {
                             result.errorCode = .unknownTopicOrPartition
                             return result

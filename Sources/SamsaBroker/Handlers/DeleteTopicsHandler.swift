@@ -26,6 +26,9 @@ struct DeleteTopicsHandler: ApiHandler {
                     } else {
                         throw TopicError.unknownTopicId(entry.id)
                     }
+                    guard name != OffsetsTopic.name else {
+                        throw TopicError.invalidRequest("The internal topic \(name) holds the groups' committed offsets and cannot be deleted.")
+                    }
                     let deleted = try broker.topics.delete(name: name)
                     result.name = deleted.name
                     result.topicId = deleted.id

@@ -33,6 +33,13 @@ struct MetadataHandler: ApiHandler {
         let creations = toCreate
         return context.offload {
             for name in creations {
+                if name == OffsetsTopic.name {
+                    // Asking for it creates it as the group coordinator would (compacted, its partition count).
+                    do { try broker.groupCoordinator.offsetsTopic.create() } catch {
+                        broker.logger.warning("auto-creating topic \(name): \(error)")
+                    }
+                    continue
+                }
                 do {
                     try broker.topics.create(name: name, partitions: partitions)
                 } catch TopicError.alreadyExists {
@@ -54,7 +61,7 @@ struct MetadataHandler: ApiHandler {
         var topics: [MetadataResponse.MetadataResponseTopic] = []
         func describe(_ topic: TopicMetadata) -> MetadataResponse.MetadataResponseTopic {
             MetadataResponse.MetadataResponseTopic(
-                errorCode: .none, name: topic.name, topicId: topic.id, isInternal: false,
+                errorCode: .none, name: topic.name, topicId: topic.id, isInternal: OffsetsTopic.isInternal(topic.name),
                 partitions: (0..<topic.partitionCount).map { p in
                     MetadataResponse.MetadataResponsePartition(
                         errorCode: .none, partitionIndex: p, leaderId: nodeId, leaderEpoch: 0, replicaNodes: [nodeId],

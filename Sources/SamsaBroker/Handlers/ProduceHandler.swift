@@ -53,6 +53,9 @@ struct ProduceHandler: ApiHandler {
                 if let (code, message) = refused {
                     response.errorCode = code
                     response.errorMessage = message
+                } else if OffsetsTopic.isInternal(names[target.topic]) {
+                    response.errorCode = .invalidTopicException
+                    response.errorMessage = "Cannot append to internal topic \(names[target.topic])"
                 } else if let log = target.log {
                     if let records = target.records {
                         do {

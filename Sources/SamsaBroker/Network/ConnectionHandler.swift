@@ -51,6 +51,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
         self.context = context
         let remote = context.channel.remoteAddress.map { "\($0)" } ?? "unknown peer"
         connection = Connection(eventLoop: context.eventLoop, listenerName: listenerName, remoteDescription: remote)
+        connection?.remoteAddress = context.channel.remoteAddress
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if let address = context.channel.remoteAddress { connection?.remoteAddress = address }
+        context.fireChannelActive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {

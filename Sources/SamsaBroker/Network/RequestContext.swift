@@ -8,6 +8,8 @@ final class Connection {
     /// The listener the client came through (its advertised address goes into Metadata responses).
     let listenerName: String
     let remoteDescription: String
+    /// The peer's address, once the channel knows it.
+    var remoteAddress: SocketAddress?
     private(set) var isClosed = false
     private var closeHooks: [UInt64: () -> Void] = [:]
     private var nextHookId: UInt64 = 0
@@ -73,6 +75,8 @@ public struct RequestContext {
     let logger: Logger
 
     public var apiVersion: Int16 { header.requestApiVersion }
+    /// The client's host as Kafka reports it in group descriptions: `/` and its IP address.
+    var clientHost: String { "/" + (connection.remoteAddress?.ipAddress ?? "unknown") }
     public var encoder: ResponseEncoder {
         ResponseEncoder(version: header.requestApiVersion, correlationId: header.correlationId)
     }

@@ -12,6 +12,8 @@ final class ProducerIds: Sendable {
     private struct State {
         var next: Int64
         var blockEnd: Int64
+        /// Epochs handed out by this process: producer id -> (current, previous).
+        var epochs: [Int64: (current: Int16, previous: Int16?)] = [:]
     }
     private let state: Mutex<State>
 
@@ -42,7 +44,37 @@ final class ProducerIds: Sendable {
                 state.blockEnd = end
             }
             defer { state.next += 1 }
+            state.epochs[state.next] = (0, nil)
             return state.next
         }
+    }
+
+    /// What re-initialising an idempotent producer gives.
+    enum Reinitialised: Equatable {
+        /// The same id with the next epoch (or, when its epochs are used up or the id was never handed out, a new
+        /// id at epoch 0): batches of the old epoch are fenced by the logs from now on.
+        case bumped(producerId: Int64, epoch: Int16)
+        /// The epoch is older than the current one: another instance has re-initialised since.
+        case fenced(current: Int16)
+    }
+
+    /// Bumps the epoch of a producer that presents its id and epoch (InitProducerId v3+, KIP-360). A retry of
+    /// the last bump (the previous epoch presented again) gets the same answer. Epochs are remembered for this
+    /// process only: after a restart any presented epoch is accepted and bumped, which still fences everything
+    /// older than it.
+    func bumpEpoch(producerId: Int64, epoch: Int16) throws(BrokerError) -> Reinitialised {
+        let known = state.withLock { (state) -> Reinitialised? in
+            guard producerId < state.next else { return nil }
+            let entry = state.epochs[producerId]
+            if let entry {
+                if epoch == entry.previous { return .bumped(producerId: producerId, epoch: entry.current) }
+                if epoch < entry.current { return .fenced(current: entry.current) }
+            }
+            guard epoch < Int16.max - 1 else { return nil }
+            state.epochs[producerId] = (epoch + 1, epoch)
+            return .bumped(producerId: producerId, epoch: epoch + 1)
+        }
+        if let known { return known }
+        return .bumped(producerId: try next(), epoch: 0)
     }
 }
