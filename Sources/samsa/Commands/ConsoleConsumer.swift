@@ -16,7 +16,8 @@ struct ConsoleConsumer: AsyncParsableCommand {
         abstract: "Consume records from a topic and print them to standard output.",
         discussion: """
             Without --partition, reads every partition of the topic, from the end (or from the beginning with
-            --from-beginning). Stops after --max-messages, after --timeout-ms without a record, or on Ctrl-C,
+            --from-beginning). Stops after --max-messages, after --timeout-ms without a record (with --group: once
+            the group has formed), or on Ctrl-C,
             then prints "Processed a total of N messages" on standard error. With --group the consumer joins that
             consumer group: the group's members share the topic's partitions, each starts where the group
             committed last (else at the end, or the beginning with --from-beginning), and what it printed is
@@ -151,8 +152,15 @@ struct ConsoleConsumer: AsyncParsableCommand {
             try await assign(consumer, group: config.groupId != nil)
             var lastRecord = ProgressLine.monotonicNs()
             let pollSliceMs = min(timeoutMs ?? 200, 200)
+            // A group member's --timeout-ms counts from its first generation: forming the group (the
+            // coordinator's initial rebalance delay, other members joining) is not a wait for records.
+            var joined = config.groupId == nil
             loop: while !interrupted.load(ordering: .relaxed) {
                 let records = try await consumer.poll(timeoutMs: pollSliceMs)
+                if !joined {
+                    joined = await consumer.groupGeneration.generationId >= 0
+                    lastRecord = ProgressLine.monotonicNs()
+                }
                 if records.isEmpty {
                     if let timeoutMs, ProgressLine.monotonicNs() - lastRecord > UInt64(timeoutMs) * 1_000_000 { break }
                     continue

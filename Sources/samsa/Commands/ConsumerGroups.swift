@@ -54,7 +54,7 @@ struct ConsumerGroups: AsyncParsableCommand {
     @Flag(name: .customLong("to-latest"), help: "Reset offsets to latest offset.") var toLatest = false
     @Flag(name: .customLong("to-current"), help: "Reset offsets to current offset.") var toCurrent = false
     @Option(name: .customLong("to-offset"), help: "Reset offsets to a specific offset.") var toOffset: Int64?
-    @Option(name: .customLong("shift-by"), help: "Reset offsets shifting current offset by 'n', where 'n' can be positive or negative.") var shiftBy: Int64?
+    @Option(name: .customLong("shift-by"), parsing: .unconditional, help: "Reset offsets shifting current offset by 'n', where 'n' can be positive or negative.") var shiftBy: Int64?
 
     @Flag(name: .customLong("execute"), help: "Execute operation. Supported operations: reset-offsets.") var execute = false
     @Flag(name: .customLong("dry-run"), help: "Only show results without executing changes on Consumer Groups. Supported operations: reset-offsets.") var dryRun = false
