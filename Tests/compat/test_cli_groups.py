@@ -2,6 +2,7 @@
 `consumer-groups` lists, describes (lag), resets and deletes groups (also groups made by confluent-kafka), and its
 wrong flags fail with Kafka's messages. Cross-checked with confluent-kafka (librdkafka)."""
 import re
+import subprocess
 import time
 
 import pytest
@@ -128,6 +129,57 @@ def test_console_consumer_group_conflicts_are_refused(broker, args, message):
                  *args, check=False)
     assert proc.returncode != 0
     assert message in proc.stderr
+
+
+def start_group_consumer(broker, topic, group, timeout_ms=6000):
+    return subprocess.Popen([broker.bin, "console-consumer", "--bootstrap-server", broker.bootstrap, "--topic", topic,
+                             "--group", group, "--from-beginning", "--timeout-ms", str(timeout_ms)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_two_console_consumers_share_the_partitions(broker):
+    topic, group = unique("cg-share"), unique("g")
+    create_topic(broker, topic, 4)
+    lines = [f"s{i}" for i in range(80)]
+    # Keyed, so that every partition gets records (unkeyed lines would stick to one partition).
+    produce_lines(broker, topic, [f"k{i}:{line}" for i, line in enumerate(lines)], "--property", "parse.key=true",
+                  "--property", "key.separator=:")
+    procs = [start_group_consumer(broker, topic, group) for _ in range(2)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    got = [o[0].splitlines() for o in outs]
+    # Each record printed once across the group; both joined the first generation, so both had partitions.
+    assert sorted(got[0] + got[1]) == sorted(lines)
+    assert got[0] and got[1]
+    rows, _ = describe_offsets(broker, group)
+    assert sum(int(r["CURRENT-OFFSET"]) for r in rows.values()) == 80
+
+
+def test_samsa_and_librdkafka_members_in_one_group(broker):
+    topic, group = unique("cg-mixed"), unique("g")
+    create_topic(broker, topic, 4)
+    lines = [f"x{i}" for i in range(100)]
+    produce_lines(broker, topic, lines)
+    consumer = KafkaConsumer({"bootstrap.servers": broker.bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                              "partition.assignment.strategy": "range", "enable.auto.commit": True})
+    got_rdk = []
+    try:
+        consumer.subscribe([topic])
+        proc = start_group_consumer(broker, topic, group, timeout_ms=5000)
+        deadline = time.time() + 60
+        while proc.poll() is None and time.time() < deadline:
+            got_rdk += [m.value().decode() for m in consumer.consume(num_messages=100, timeout=0.2) if m.error() is None]
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        # After samsa's member left, librdkafka takes its partitions from samsa's committed offsets.
+        end = time.time() + 15
+        while len(got_rdk) + len(out.splitlines()) < len(lines) and time.time() < end:
+            got_rdk += [m.value().decode() for m in consumer.consume(num_messages=100, timeout=0.2) if m.error() is None]
+    finally:
+        consumer.close()
+    got_samsa = out.splitlines()
+    assert sorted(got_rdk + got_samsa) == sorted(lines)
+    assert got_samsa, err
 
 
 # MARK: consumer-groups --list / --describe
