@@ -1,5 +1,4 @@
 import NIOCore
-import Glibc
 import NIOPosix
 import SamsaLog
 import SamsaProtocol
@@ -55,7 +54,6 @@ struct GroupMemberHooks: Sendable {
 ///
 /// Joins run in a task of their own that `poll` waits for until its deadline: a join longer than one poll
 /// carries on into the next.
-func dbg(_ s: @autoclosure () -> String) { if getenv("SAMSA_DEBUG") != nil { let line = "[group] \(s())\n"; _ = line.withCString { write(2, $0, strlen($0)) } } }
 
 actor ConsumerCoordinator {
     enum MemberState: Sendable, Equatable { case unjoined, rebalancing, stable }
@@ -195,7 +193,6 @@ actor ConsumerCoordinator {
                 let connection = try await ensureCoordinator()
                 step = try await joinAndSync(connection)
             } catch {
-                dbg("join error \(error)")
                 if !error.isRetriable { return fail(error) }
                 if case .connectionClosed = error { markCoordinatorUnknown() }
                 if case .connectionFailed = error { markCoordinatorUnknown() }
@@ -225,10 +222,8 @@ actor ConsumerCoordinator {
             protocols: config.assignors.map { JoinGroupRequest.JoinGroupRequestProtocol(name: $0.name, metadata: metadata) },
             reason: rejoinReason)
         joinCount += 1
-        dbg("JoinGroup member=\(generation.memberId)")
         let response = try await connection.request(request, timeout: joinTimeout)
         if closing { return .done }
-        dbg("JoinGroup -> \(response.errorCode) gen=\(response.generationId) member=\(response.memberId) leader=\(response.leader) proto=\(response.protocolName ?? "nil") members=\(response.members.count)")
         if closed { return .done }
         switch response.errorCode {
         case .none:
@@ -266,7 +261,6 @@ actor ConsumerCoordinator {
             protocolName: generation.protocolName, assignments: assignments)
         let synced = try await connection.request(sync, timeout: joinTimeout)
         if closing { return .done }
-        dbg("SyncGroup -> \(synced.errorCode) bytes=\(synced.assignment.readableBytes)")
         if closed { return .done }
         switch synced.errorCode {
         case .none:
@@ -313,7 +307,6 @@ actor ConsumerCoordinator {
         }
         guard generation == joinedGeneration, state == .stable else { return .again }
         assignment = partitions
-        dbg("assigned \(partitions) committed \(committed)")
         hooks.assign(partitions, committed)
         return .done
     }
@@ -490,7 +483,6 @@ actor ConsumerCoordinator {
             return
         }
         guard generation == sent, state == .stable else { return }
-        dbg("heartbeat -> \(response.errorCode)")
         switch response.errorCode {
         case .none:
             lastHeartbeatAck = .now()
@@ -524,7 +516,7 @@ actor ConsumerCoordinator {
         autoCommit = Task {
             // Failures are not fatal: the next interval commits again.
             try? await self.commit(positions, deadline: deadline)
-            await self.autoCommitFinished()
+            self.autoCommitFinished()
         }
     }
 

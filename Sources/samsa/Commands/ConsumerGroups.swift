@@ -162,7 +162,7 @@ struct ConsumerGroups: AsyncParsableCommand {
             } else if state {
                 print(ConsumerGroupCommandFormat.stateTable(description), terminator: "")
             } else {
-                let rows = try await offsetRows(admin, description)
+                let rows = try await admin.groupOffsetRows(description)
                 notice(description)
                 if !rows.isEmpty { print(ConsumerGroupCommandFormat.offsetsTable(rows), terminator: "") }
             }
@@ -177,34 +177,6 @@ struct ConsumerGroups: AsyncParsableCommand {
         if let text = ConsumerGroupCommandFormat.stateNotice(group: description.groupId, state: description.state) {
             Terminal.write(text + "\n", to: STDERR_FILENO)
         }
-    }
-
-    /// Kafka's `collectGroupsOffsets`: the assigned partitions of each member (largest assignment first), then the
-    /// partitions with a committed offset that nobody owns.
-    private func offsetRows(_ admin: Admin, _ description: ConsumerGroupDescription) async throws -> [ConsumerGroupCommandFormat.OffsetRow] {
-        let committed = try await admin.offsetFetch(group: description.groupId)
-        let owners = description.members.filter { !$0.assignment.isEmpty }.enumerated()
-            .sorted { ($0.element.assignment.count, -$0.offset) > ($1.element.assignment.count, -$1.offset) }.map(\.element)
-        var assigned = Set<TopicPartition>()
-        for member in owners { assigned.formUnion(member.assignment) }
-        let unowned = committed.keys.filter { !assigned.contains($0) }
-        let all = Array(assigned) + unowned
-        let ends = all.isEmpty ? [:] : try await admin.listOffsets(all, spec: .latest)
-        var rows: [ConsumerGroupCommandFormat.OffsetRow] = []
-        for member in owners {
-            for tp in Set(member.assignment).sorted() {
-                rows.append(.init(
-                    group: description.groupId, topic: tp.topic, partition: tp.partition, currentOffset: committed[tp]?.offset,
-                    logEndOffset: ends[tp], consumerId: member.memberId, host: member.host, clientId: member.clientId))
-            }
-        }
-        for tp in unowned.sorted() {
-            rows.append(.init(
-                group: description.groupId, topic: tp.topic, partition: tp.partition, currentOffset: committed[tp]?.offset,
-                logEndOffset: ends[tp], consumerId: ConsumerGroupCommandFormat.missing,
-                host: ConsumerGroupCommandFormat.missing, clientId: ConsumerGroupCommandFormat.missing))
-        }
-        return rows
     }
 
     // MARK: --delete
@@ -241,56 +213,26 @@ struct ConsumerGroups: AsyncParsableCommand {
                 throw CommandFailure(
                     "Assignments can only be reset if the group '\(id)' is inactive, but the current state is \(description.state).")
             }
-            let planned = try await plan(admin, group: id)
+            let planned = try await admin.planOffsetReset(group: id, scope: try resetScope(), scenario: resetScenario)
             if execute { try await admin.resetOffsets(group: id, to: planned) }
             let sorted = planned.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
             print(ConsumerGroupCommandFormat.resetTable(group: id, offsets: sorted), terminator: "")
         }
     }
 
-    /// The new offset of every partition in scope (Kafka's `prepareOffsetsToReset`; explicit offsets are kept
-    /// within the log's start and end, as Kafka's `checkOffsetsRange` does).
-    private func plan(_ admin: Admin, group id: String) async throws -> [TopicPartition: Int64] {
-        let committed = try await admin.offsetFetch(group: id)
-        let partitions = try await scope(admin, committed: committed)
-        guard !partitions.isEmpty else { return [:] }
-        if toEarliest { return try await admin.listOffsets(partitions, spec: .earliest) }
-        if toLatest { return try await admin.listOffsets(partitions, spec: .latest) }
-        var requested: [TopicPartition: Int64] = [:]
-        if let toOffset {
-            for tp in partitions { requested[tp] = toOffset }
-        } else if let shiftBy {
-            for tp in partitions {
-                guard let current = committed[tp] else {
-                    throw CommandFailure("Cannot shift offset for partition \(tp) since there is no current committed offset")
-                }
-                requested[tp] = current.offset + shiftBy
-            }
-        } else {
-            // --to-current: the committed offset, else the log end.
-            let withoutCommit = partitions.filter { committed[$0] == nil }
-            let ends = withoutCommit.isEmpty ? [:] : try await admin.listOffsets(withoutCommit, spec: .latest)
-            for tp in partitions { requested[tp] = committed[tp]?.offset ?? ends[tp] }
-            return requested
-        }
-        let starts = try await admin.listOffsets(partitions, spec: .earliest)
-        let ends = try await admin.listOffsets(partitions, spec: .latest)
-        for (tp, offset) in requested {
-            if let end = ends[tp], offset > end {
-                requested[tp] = end
-            } else if let start = starts[tp], offset < start {
-                requested[tp] = start
-            }
-        }
-        return requested
+    private var resetScenario: OffsetResetScenario {
+        if toEarliest { return .earliest }
+        if toLatest { return .latest }
+        if let toOffset { return .offset(toOffset) }
+        if let shiftBy { return .shiftBy(shiftBy) }
+        return .current
     }
 
-    /// `--all-topics`: every partition with a committed offset; `--topic T` every partition of T;
-    /// `--topic T:0,2` those partitions.
-    private func scope(_ admin: Admin, committed: [TopicPartition: CommittedOffset]) async throws -> [TopicPartition] {
-        if allTopics { return committed.keys.sorted() }
-        var result: [TopicPartition] = []
+    /// `--all-topics`, or the `--topic T` / `--topic T:0,2` arguments.
+    private func resetScope() throws -> OffsetResetScope {
+        if allTopics { return .allTopics }
         var whole: [String] = []
+        var listed: [TopicPartition] = []
         for arg in topic {
             guard let colon = arg.firstIndex(of: ":") else {
                 whole.append(arg)
@@ -303,16 +245,11 @@ struct ConsumerGroups: AsyncParsableCommand {
             }
             for item in list {
                 guard let partition = Int32(item), partition >= 0 else {
-                    throw ValidationError("Invalid partition '\(item)' specified in topic arg '\(arg)''")
+                    throw ValidationError("Invalid partition '\(item)' specified in topic arg '\(arg)'")
                 }
-                result.append(TopicPartition(name, partition))
+                listed.append(TopicPartition(name, partition))
             }
         }
-        if !whole.isEmpty {
-            for description in try await admin.describeTopics(whole) {
-                result += description.partitions.map { TopicPartition(description.name, $0.partition) }
-            }
-        }
-        return Array(Set(result)).sorted()
+        return .topics(whole, partitions: listed)
     }
 }

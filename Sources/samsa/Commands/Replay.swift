@@ -138,7 +138,14 @@ struct ReplayCommand: AsyncParsableCommand {
                 let writer = try await BatchWriter.open(cluster: cluster, tp)
                 let (maxInFlight, interactive) = (self.maxInFlight, EngineTerminal.isInteractive)
                 let outcome = try await NIOThreadPool.singleton.runIfActive {
-                    BrokerReplay.run(source, writer: writer, maxInFlight: maxInFlight, progress: interactive)
+                    let bar = EngineProgressBar(enabled: interactive)
+                    defer { bar.finish() }
+                    return BrokerReplay.run(source, writer: writer, maxInFlight: maxInFlight) { p in
+                        let rate = p.seconds > 0 ? Double(p.records) / p.seconds : 0
+                        bar.update(
+                            fraction: p.bytesTotal > 0 ? Double(p.bytesDone) / Double(p.bytesTotal) : 1,
+                            detail: "\(p.partition)  \(EngineTerminal.grouped(Double(p.records))) records  \(EngineTerminal.grouped(rate)) records/s")
+                    }
                 }
                 reports.append(outcome)
                 if let error = outcome.error {
@@ -159,139 +166,5 @@ struct ReplayCommand: AsyncParsableCommand {
         }
         out.flush()
         if let failure { throw EngineTerminal.fail("replay", failure) }
-    }
-}
-
-/// One source partition produced into a broker: the walk runs on a thread of its own (the engine's walk is
-/// synchronous), handing each stored batch to a `BatchWriter` and waiting only when `maxInFlight` answers are
-/// outstanding.
-enum BrokerReplay {
-    struct Report: Sendable {
-        var source: String
-        var destination: TopicPartition
-        var batches = 0
-        var records = 0
-        var bytes: Int64 = 0
-        var controlBatchesSkipped = 0
-        /// The source's first and last offsets produced, and the offsets the broker gave them.
-        var sourceFirstOffset: Int64?
-        var sourceLastOffset: Int64?
-        var brokerFirstOffset: Int64?
-        var brokerLastOffset: Int64?
-        var damage: String?
-        var seconds = 0.0
-        var error: String?
-
-        var recordsPerSecond: Double { seconds > 0 ? Double(records) / seconds : 0 }
-        var megabytesPerSecond: Double { seconds > 0 ? Double(bytes) / 1_048_576 / seconds : 0 }
-
-        func lines(bootstrap: String) -> [String] {
-            var lines: [String] = []
-            lines.append("Replayed \(source) into \(destination) at \(bootstrap): \(batches) batches, \(records) records, \(bytes) bytes in "
-                + "\(EngineTerminal.fixed(seconds, 3)) s: \(EngineTerminal.grouped(recordsPerSecond)) records/s, "
-                + "\(EngineTerminal.fixed(megabytesPerSecond, 2)) MB/s")
-            if let first = sourceFirstOffset, let last = sourceLastOffset, let brokerFirst = brokerFirstOffset, let brokerLast = brokerLastOffset {
-                let same = first == brokerFirst && last == brokerLast && controlBatchesSkipped == 0
-                lines.append("  source offsets \(first)...\(last) are offsets \(brokerFirst)...\(brokerLast) in \(destination)"
-                    + (same ? " (unchanged)" : ""))
-            }
-            if controlBatchesSkipped > 0 {
-                lines.append("  skipped \(controlBatchesSkipped) control batches (transaction markers): brokers accept them only from a transaction coordinator")
-            }
-            if let damage { lines.append("  source damaged: \(damage)") }
-            if let error { lines.append("  stopped: \(error)") }
-            return lines
-        }
-    }
-
-    static func run(_ source: Replay.SourcePartition, writer: BatchWriter, maxInFlight: Int, progress showProgress: Bool) -> Report {
-        var report = Report(source: source.directory, destination: writer.topicPartition)
-        var pending = CircularBuffer<(future: EventLoopFuture<BatchAck>, baseOffset: Int64, lastOffset: Int64)>()
-        let allocator = ByteBufferAllocator()
-        let bar = EngineProgressBar(enabled: showProgress)
-        let started = ContinuousClock.now
-
-        func settle(_ entry: (future: EventLoopFuture<BatchAck>, baseOffset: Int64, lastOffset: Int64)) throws {
-            let ack = try entry.future.wait()
-            if report.brokerFirstOffset == nil { report.brokerFirstOffset = ack.baseOffset }
-            report.brokerLastOffset = ack.baseOffset + (entry.lastOffset - entry.baseOffset)
-        }
-
-        do {
-            let walk = try Replay.replay(source, chunkBytes: 1 << 20, progress: { p in
-                let rate = p.seconds > 0 ? Double(p.records) / p.seconds : 0
-                bar.update(
-                    fraction: p.bytesTotal > 0 ? Double(p.bytesDone) / Double(p.bytesTotal) : 1,
-                    detail: "\(p.partition)  \(EngineTerminal.grouped(Double(p.records))) records  \(EngineTerminal.grouped(rate)) records/s")
-            }) { chunk in
-                var position = 0
-                while position < chunk.bytes.count {
-                    let rest = UnsafeRawBufferPointer(rebasing: chunk.bytes[position...])
-                    let size = try RecordBatch.size(ofBatchAt: rest, maxBatchSize: rest.count)
-                    let bytes = UnsafeRawBufferPointer(rebasing: rest[0..<size])
-                    position += size
-                    let batch = RecordBatch(unchecked: bytes)
-                    if batch.isControl {
-                        report.controlBatchesSkipped += 1
-                        continue
-                    }
-                    var buffer = allocator.buffer(capacity: size)
-                    buffer.writeBytes(bytes)
-                    pending.append((writer.write(buffer), batch.baseOffset, batch.lastOffset))
-                    report.batches += 1
-                    report.records += Int(batch.recordCount)
-                    report.bytes += Int64(size)
-                    if report.sourceFirstOffset == nil { report.sourceFirstOffset = batch.baseOffset }
-                    report.sourceLastOffset = batch.lastOffset
-                    if pending.count >= maxInFlight { try settle(pending.removeFirst()) }
-                }
-            }
-            while let entry = pending.popFirst() { try settle(entry) }
-            report.damage = walk.damage?.description
-        } catch {
-            // Wait for what is still in flight, so the report says where the broker stopped.
-            while let entry = pending.popFirst() { try? settle(entry) }
-            report.error = "\(error)"
-        }
-        bar.finish()
-        let elapsed = ContinuousClock.now - started
-        report.seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return report
-    }
-
-    static func json(_ reports: [Report], bootstrap: String, error: String?) -> String {
-        func string(_ s: String) -> String {
-            var out = "\""
-            for scalar in s.unicodeScalars {
-                switch scalar {
-                case "\"": out += "\\\""
-                case "\\": out += "\\\\"
-                case "\n": out += "\\n"
-                case _ where scalar.value < 0x20: out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-                default: out.unicodeScalars.append(scalar)
-                }
-            }
-            return out + "\""
-        }
-        func number(_ n: Int64?) -> String { n.map(String.init) ?? "null" }
-        let records = reports.reduce(0) { $0 + $1.records }
-        let bytes = reports.reduce(Int64(0)) { $0 + $1.bytes }
-        let seconds = reports.reduce(0.0) { $0 + $1.seconds }
-        var o = "{\"bootstrap\":\(string(bootstrap)),\"records\":\(records),\"bytes\":\(bytes)"
-        o += ",\"seconds\":\(EngineTerminal.fixed(seconds, 6))"
-        o += ",\"recordsPerSecond\":\(EngineTerminal.fixed(seconds > 0 ? Double(records) / seconds : 0, 0))"
-        o += ",\"mbPerSecond\":\(EngineTerminal.fixed(seconds > 0 ? Double(bytes) / 1_048_576 / seconds : 0, 3))"
-        o += ",\"error\":\(error.map(string) ?? "null"),\"partitions\":["
-        o += reports.map { r in
-            "{\"source\":\(string(r.source)),\"topic\":\(string(r.destination.topic)),\"partition\":\(r.destination.partition)"
-                + ",\"batches\":\(r.batches),\"records\":\(r.records),\"bytes\":\(r.bytes)"
-                + ",\"controlBatchesSkipped\":\(r.controlBatchesSkipped)"
-                + ",\"sourceFirstOffset\":\(number(r.sourceFirstOffset)),\"sourceLastOffset\":\(number(r.sourceLastOffset))"
-                + ",\"brokerFirstOffset\":\(number(r.brokerFirstOffset)),\"brokerLastOffset\":\(number(r.brokerLastOffset))"
-                + ",\"seconds\":\(EngineTerminal.fixed(r.seconds, 6))"
-                + ",\"recordsPerSecond\":\(EngineTerminal.fixed(r.recordsPerSecond, 0)),\"mbPerSecond\":\(EngineTerminal.fixed(r.megabytesPerSecond, 3))"
-                + ",\"damage\":\(r.damage.map(string) ?? "null"),\"error\":\(r.error.map(string) ?? "null")}"
-        }.joined(separator: ",")
-        return o + "]}"
     }
 }
