@@ -11,15 +11,19 @@ import Testing
         let response = try connection.roundTrip(ApiVersionsRequest(clientSoftwareName: "test", clientSoftwareVersion: "1"), version: 3)
         #expect(response.errorCode == .none)
         let keys = Set(response.apiKeys.map(\.apiKey))
-        let expected: Set<Int16> = [0, 1, 2, 3, 17, 18, 19, 20, 21, 22, 32, 37, 44, 60]
+        // The classic group protocol and the offset and group admin APIs (8-16, 42, 47) are served; the KIP-848
+        // consumer group protocol and transactions are not.
+        let expected: Set<Int16> = [0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 32, 37, 42, 44, 47, 60]
         #expect(keys == expected)
         let router = broker.broker.makeRouter()
         for key in ApiKey.allCases {
             #expect(keys.contains(key.rawValue) == router.handles(key), "\(key.name)")
         }
-        // Group coordination comes later: not advertised.
-        #expect(!keys.contains(ApiKey.findCoordinator.rawValue))
-        #expect(!keys.contains(ApiKey.joinGroup.rawValue))
+        #expect(!keys.contains(ApiKey.consumerGroupHeartbeat.rawValue))
+        #expect(!keys.contains(ApiKey.addPartitionsToTxn.rawValue))
+        let join = try #require(response.apiKeys.first { $0.apiKey == ApiKey.joinGroup.rawValue })
+        #expect(join.minVersion == JoinGroupRequest.supportedVersions.lowerBound)
+        #expect(join.maxVersion == JoinGroupRequest.supportedVersions.upperBound)
         let fetch = try #require(response.apiKeys.first { $0.apiKey == 1 })
         #expect(fetch.minVersion == FetchRequest.supportedVersions.lowerBound)
         #expect(fetch.maxVersion == FetchRequest.supportedVersions.upperBound)
@@ -31,7 +35,7 @@ import Testing
         for version in ApiVersionsRequest.supportedVersions {
             let response = try connection.roundTrip(ApiVersionsRequest(), version: version)
             #expect(response.errorCode == .none)
-            #expect(response.apiKeys.count == 14)
+            #expect(response.apiKeys.count == 25)
         }
     }
 

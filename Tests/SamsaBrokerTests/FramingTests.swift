@@ -90,10 +90,11 @@ import Testing
         #expect(!connection.isActive)
     }
 
-    @Test func groupApisAreNotServedAndCloseTheConnection() throws {
+    @Test func aKnownApiWithoutAHandlerClosesTheConnection() throws {
         let broker = try TestBroker()
         let connection = try broker.connect()
-        try connection.send(FindCoordinatorRequest(), version: 2)
+        // ConsumerGroupHeartbeat (KIP-848, key 68) v0, header v2: not served (the classic group protocol is).
+        try connection.sendRaw([0, 0, 0, 12, 0, 0x44, 0, 0, 0, 0, 0, 1, 0, 1, 0x78, 0])
         #expect(!connection.isActive)
     }
 }

@@ -72,7 +72,8 @@ def test_unknown_api_key_and_unsupported_version(broker):
         ranges = {struct.unpack(">hhh", body[6 + 6 * i:12 + 6 * i])[0]: struct.unpack(">hhh", body[6 + 6 * i:12 + 6 * i])[1:]
                   for i in range(count)}
         assert ranges[18] == (0, 3)
-        assert 10 not in ranges  # FindCoordinator: groups come later, so it is not advertised
+        assert 10 in ranges  # FindCoordinator: the classic group protocol is served
+        assert 68 not in ranges  # ConsumerGroupHeartbeat: the KIP-848 protocol is not
         # The connection stays usable.
         sock.sendall(api_versions(4))
         assert read_response(sock)[0] == 4
