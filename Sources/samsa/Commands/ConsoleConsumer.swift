@@ -167,11 +167,11 @@ struct ConsoleConsumer: AsyncParsableCommand {
                 }
                 lastRecord = ProgressLine.monotonicNs()
                 var stdoutGone = false
-                var printedNext: [TopicPartition: Int64] = [:]
+                var lastPrinted: (topic: String, partition: Int32, offset: Int64)?
                 try records.forEach(scratch: &scratch) { record in
                     out.withBytes { formatter.write(record, into: &$0) }
                     count += 1
-                    printedNext[TopicPartition(record.topic, record.partition)] = record.offset + 1
+                    lastPrinted = (record.topic, record.partition, record.offset)
                     if !out.flushIfFull() {
                         stdoutGone = true
                         return false
@@ -182,8 +182,8 @@ struct ConsoleConsumer: AsyncParsableCommand {
                 let stopping = stdoutGone || (maxMessages.map { count >= $0 } ?? false)
                 if stopping && config.groupId != nil {
                     // What was polled but not printed is not consumed: the group's commit at close resumes there.
-                    for (tp, start) in records.startOffsets {
-                        try await consumer.seek(tp, to: .offset(printedNext[tp] ?? start))
+                    for (tp, next) in records.resumePositions(stoppedAfter: lastPrinted) {
+                        try await consumer.seek(tp, to: .offset(next))
                     }
                 }
                 if stdoutGone || !out.flush() {
