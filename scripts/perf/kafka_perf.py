@@ -18,7 +18,10 @@ record:
   scripts/perf/kafka_perf.py --samsa .build/release/samsa [--tansu /path/to/tansu] [--repeat 3]
 """
 import argparse
+import datetime
+import json
 import logging
+import platform
 import os
 import re
 import shutil
@@ -309,7 +312,10 @@ def main():
                              "at most 5 MiB per partition)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds; each target once per round, interleaved")
     parser.add_argument("--data-dir", help="where samsa keeps its data (default: a temporary directory)")
+    parser.add_argument("--json", help="also write every round's figures, the medians and the ratios to this file")
     args = parser.parse_args()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    load_start = os.getloadavg()
 
     results = {}
 
@@ -365,6 +371,8 @@ def main():
                 target.stop()
         if not args.data_dir:
             shutil.rmtree(work, ignore_errors=True)
+        if args.tansu:
+            shutil.rmtree(tansu_dir, ignore_errors=True)
 
     print()
     keys = ["produce rec/s", "produce MB/s", "broker CPU (produce)", "client CPU (produce)", "consume small MB/s",
@@ -376,13 +384,43 @@ def main():
             values = sorted(results[name].get(key, []))
             row += f"{values[len(values) // 2]:>12,.2f}" if values else f"{'-':>12}"
         print(row)
+    ratios = {}
     if "samsa" in results:
         for other in [n for n in results if n != "samsa"]:
-            for key in ["produce rec/s", "consume small MB/s", "consume 1 GiB MB/s"]:
+            for key in ["produce rec/s", "consume small MB/s", "consume 1 GiB MB/s", "raw consume 1 GiB MB/s"]:
                 a = sorted(results["samsa"].get(key, []))
                 b = sorted(results[other].get(key, []))
                 if a and b:
-                    print(f"samsa / {other} {key}: {a[len(a) // 2] / b[len(b) // 2]:.2f}")
+                    ratio = a[len(a) // 2] / b[len(b) // 2]
+                    ratios.setdefault(other, {})[key] = {
+                        "median ratio": ratio,
+                        "per round": [x / y for x, y in zip(results["samsa"][key], results[other][key])]}
+                    print(f"samsa / {other} {key}: {ratio:.2f}")
+    if args.json:
+        import confluent_kafka
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "?")
+        with open("/proc/meminfo") as f:
+            mem_mb = int(f.readline().split()[1]) // 1024
+        out = {
+            "tool": "scripts/perf/kafka_perf.py",
+            "command": " ".join(sys.argv),
+            "date": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "seconds": round((datetime.datetime.now(datetime.timezone.utc) - started).total_seconds(), 1),
+            "host": {"cpu": cpu, "cores": os.cpu_count(), "memoryMB": mem_mb, "kernel": platform.release(),
+                     "loadAverageStart": load_start[0], "loadAverageEnd": os.getloadavg()[0]},
+            "client": {"confluent-kafka": confluent_kafka.__version__, "librdkafka": confluent_kafka.libversion()[0]},
+            "options": {k: v for k, v in vars(args).items() if k not in ("json",)},
+            "method": "each round starts every target in turn (samsa, mock, tansu) and runs the same workloads "
+                      "against it; medians over rounds; ratios are samsa / other (median over median, and per round)",
+            "rounds": results,
+            "medians": {name: {key: sorted(v)[len(v) // 2] for key, v in keys.items()}
+                        for name, keys in results.items()},
+            "ratios": ratios,
+        }
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+            f.write("\n")
 
 
 if __name__ == "__main__":

@@ -344,6 +344,7 @@ public final class Log: Sendable {
             try state.producerState.removeSnapshots(below: state.segments[0].baseOffset)
         } catch {
             state.offlineReason = error.description
+            logger.error("log \(directory) is offline for writes: \(error)")
             throw .io(error)
         }
         logger.debug("\(directory): rolled new segment \(LogSegment.fileName(baseOffset, "log"))")
