@@ -239,6 +239,13 @@ def test_describe_shows_an_active_librdkafka_member(broker):
             assert row["CONSUMER-ID"].startswith("rdk-client-")
         state = group_state(broker, group)
         assert state[0] == group and state[-2:] == ["Stable", "1"]
+        out = samsa(broker, "consumer-groups", "--bootstrap-server", broker.bootstrap, "--describe", "--group", group,
+                    "--members", "--verbose").stdout
+        members = [line for line in out.split("\n") if line.strip()]
+        assert members[0].split() == ["GROUP", "CONSUMER-ID", "HOST", "CLIENT-ID", "#PARTITIONS", "ASSIGNMENT"]
+        cells = members[1].split()
+        assert cells[0] == group and cells[1].startswith("rdk-client-") and cells[3] == "rdk-client"
+        assert cells[4] == "2" and " ".join(cells[5:]) == "(0,1)"
         # An active group is not reset.
         proc = samsa(broker, "consumer-groups", "--bootstrap-server", broker.bootstrap, "--reset-offsets",
                      "--group", group, "--all-topics", "--to-earliest", "--execute", check=False)

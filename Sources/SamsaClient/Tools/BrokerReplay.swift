@@ -61,6 +61,9 @@ public enum BrokerReplay {
 
         do {
             let walk = try Replay.replay(source, chunkBytes: 1 << 20, progress: progress) { chunk in
+                // One copy per chunk (about 1 MiB); each batch's request carries a slice of it.
+                var chunkBuffer = allocator.buffer(capacity: chunk.bytes.count)
+                chunkBuffer.writeBytes(chunk.bytes)
                 var position = 0
                 while position < chunk.bytes.count {
                     let rest = UnsafeRawBufferPointer(rebasing: chunk.bytes[position...])
@@ -72,9 +75,8 @@ public enum BrokerReplay {
                         report.controlBatchesSkipped += 1
                         continue
                     }
-                    var buffer = allocator.buffer(capacity: size)
-                    buffer.writeBytes(bytes)
-                    pending.append((writer.write(buffer), batch.baseOffset, batch.lastOffset))
+                    let slice = chunkBuffer.getSlice(at: chunkBuffer.readerIndex + position - size, length: size)!
+                    pending.append((writer.write(slice), batch.baseOffset, batch.lastOffset))
                     report.batches += 1
                     report.records += Int(batch.recordCount)
                     report.bytes += Int64(size)
