@@ -2,6 +2,7 @@
 `consumer-groups` lists, describes (lag), resets and deletes groups (also groups made by confluent-kafka), and its
 wrong flags fail with Kafka's messages. Cross-checked with confluent-kafka (librdkafka)."""
 import re
+import signal
 import subprocess
 import time
 
@@ -97,6 +98,29 @@ def test_console_consumer_group_commits_then_resumes(broker):
     assert sum(int(r["CURRENT-OFFSET"]) for r in rows.values()) == 60
     # Nothing left for a third run.
     assert group_consume(broker, topic, group, timeout_ms=2000).stdout == ""
+
+
+def test_console_consumer_group_commits_on_ctrl_c(broker):
+    topic, group = unique("cg-sigint"), unique("g")
+    create_topic(broker, topic, 2)
+    lines = [f"c{i}" for i in range(50)]
+    produce_lines(broker, topic, lines)
+    proc = subprocess.Popen([broker.bin, "console-consumer", "--bootstrap-server", broker.bootstrap, "--topic", topic,
+                             "--group", group, "--from-beginning"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    got = []
+    try:
+        while len(got) < len(lines):
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read()
+            got.append(line.rstrip("\n"))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        rest, err = proc.communicate(timeout=30)
+    assert sorted(got) == sorted(lines) and rest == ""
+    assert "Processed a total of 50 messages" in err
+    rows, _ = describe_offsets(broker, group)
+    assert sum(int(r["CURRENT-OFFSET"]) for r in rows.values() if r["CURRENT-OFFSET"] != "-") == 50
 
 
 def test_console_consumer_group_without_from_beginning_starts_at_the_end(broker):
