@@ -34,6 +34,21 @@ import Testing
         #expect(parsed.map(\.value) == entries.map(\.value))
     }
 
+    /// Found by the server_properties fuzz target: a value starting with a combining mark (U+06E0, written
+    /// `\u06e0`) was formatted as `key=\u{6E0}...`, where `=` and the mark are one Swift `Character`, so the
+    /// parser (then walking Characters) found no separator. It now walks Unicode scalars, as Java walks chars.
+    @Test func separatorsAndLineEndsAreScalarsNotGraphemes() throws {
+        let entries = [(key: "es", value: "\u{6E0}e9\t:"), (key: "k\u{301}", value: "\u{301}v")]
+        let parsed = try JavaProperties.parse(JavaProperties.format(entries))
+        #expect(parsed.map(\.key) == ["es", "k\u{301}"])
+        #expect(parsed.map(\.value) == ["\u{6E0}e9\t:", "\u{301}v"])
+        // "\r\n" is one Character in Swift; Windows line ends still end lines.
+        let crlf = try JavaProperties.parse("a=1\r\nb=2\r\n")
+        #expect(crlf.map(\.key) == ["a", "b"] && crlf.map(\.value) == ["1", "2"])
+        #expect(try JavaProperties.parse("x=\\u00e9\\u0041").first?.value == "\u{E9}A")
+        #expect(throws: ConfigError.self) { _ = try JavaProperties.parse("x=\\u+123\n") }
+    }
+
     @Test func malformedUnicodeEscapeNamesTheLine() {
         #expect(throws: ConfigError.self) { _ = try JavaProperties.parse("ok=1\nbad=\\u12G4\n") }
     }

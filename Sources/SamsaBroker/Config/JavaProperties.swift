@@ -15,29 +15,34 @@ public enum JavaProperties {
     }
 
     /// The entries in file order (a repeated key appears twice; the caller decides, Java keeps the last).
+    ///
+    /// Works on Unicode scalars, as Java works on chars: a separator followed by a combining mark, or a `\r\n`
+    /// line end, is one `Character` in Swift but two symbols to this format.
     public static func parse(_ text: String) throws(ConfigError) -> [Entry] {
         var entries: [Entry] = []
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> Substring in
-            line.hasSuffix("\r") ? line.dropLast() : line
+        let lines = Array(text.unicodeScalars).split(separator: "\n", omittingEmptySubsequences: false).map {
+            line -> ArraySlice<Unicode.Scalar> in line.last == "\r" ? line.dropLast() : line
         }
         var i = 0
         while i < lines.count {
             let startLine = i + 1
-            var logical = String(lines[i].drop { $0 == " " || $0 == "\t" || $0 == "\u{0C}" })
+            var logical = Array(lines[i].drop(while: isBlank))
             i += 1
-            if logical.isEmpty || logical.hasPrefix("#") || logical.hasPrefix("!") { continue }
+            if logical.isEmpty || logical[0] == "#" || logical[0] == "!" { continue }
             // An odd number of trailing backslashes continues the line; the next line's leading blanks go.
             while endsWithContinuation(logical) {
                 logical.removeLast()
                 guard i < lines.count else { break }
-                logical += lines[i].drop { $0 == " " || $0 == "\t" || $0 == "\u{0C}" }
+                logical += lines[i].drop(while: isBlank)
                 i += 1
             }
-            let (key, value) = try split(logical, line: startLine)
+            let (key, value) = try split(logical[...], line: startLine)
             entries.append(Entry(key: key, value: value, line: startLine))
         }
         return entries
     }
+
+    private static func isBlank(_ c: Unicode.Scalar) -> Bool { c == " " || c == "\t" || c == "\u{0C}" }
 
     /// Writes entries so that `parse` reads them back exactly (keys and values escaped as Java does).
     public static func format(_ entries: [(key: String, value: String)]) -> String {
@@ -48,77 +53,77 @@ public enum JavaProperties {
         return out
     }
 
-    private static func endsWithContinuation(_ line: String) -> Bool {
-        var count = 0
-        for c in line.reversed() {
-            guard c == "\\" else { break }
-            count += 1
-        }
-        return count % 2 == 1
+    private static func endsWithContinuation(_ line: [Unicode.Scalar]) -> Bool {
+        line.reversed().prefix { $0 == "\\" }.count % 2 == 1
     }
 
     /// Splits a logical line at the first unescaped `=`, `:` or blank.
-    private static func split(_ line: String, line number: Int) throws(ConfigError) -> (String, String) {
-        var key = ""
+    private static func split(_ line: ArraySlice<Unicode.Scalar>, line number: Int) throws(ConfigError) -> (String, String) {
         var index = line.startIndex
         var escaped = false
-        var keyChars: [Character] = []
         while index < line.endIndex {
             let c = line[index]
             if escaped {
                 escaped = false
-                keyChars.append("\\")
-                keyChars.append(c)
             } else if c == "\\" {
                 escaped = true
-            } else if c == "=" || c == ":" || c == " " || c == "\t" || c == "\u{0C}" {
+            } else if c == "=" || c == ":" || isBlank(c) {
                 break
-            } else {
-                keyChars.append(c)
             }
-            index = line.index(after: index)
+            index += 1
         }
-        key = try unescape(String(keyChars), line: number)
+        let key = try unescape(line[line.startIndex..<index], line: number)
         // Skip blanks, then at most one separator, then blanks.
-        while index < line.endIndex, line[index] == " " || line[index] == "\t" || line[index] == "\u{0C}" {
-            index = line.index(after: index)
-        }
+        while index < line.endIndex, isBlank(line[index]) { index += 1 }
         if index < line.endIndex, line[index] == "=" || line[index] == ":" {
-            index = line.index(after: index)
-            while index < line.endIndex, line[index] == " " || line[index] == "\t" || line[index] == "\u{0C}" {
-                index = line.index(after: index)
-            }
+            index += 1
+            while index < line.endIndex, isBlank(line[index]) { index += 1 }
         }
-        let value = try unescape(String(line[index...]), line: number)
+        let value = try unescape(line[index...], line: number)
         return (key, value)
     }
 
-    private static func unescape(_ text: String, line: Int) throws(ConfigError) -> String {
-        guard text.contains("\\") else { return text }
-        var out = ""
-        var chars = Array(text.unicodeScalars)[...]
+    private static func unescape(_ text: ArraySlice<Unicode.Scalar>, line: Int) throws(ConfigError) -> String {
+        var out = String.UnicodeScalarView()
+        var chars = text
         while let c = chars.popFirst() {
             guard c == "\\" else {
-                out.unicodeScalars.append(c)
+                out.append(c)
                 continue
             }
             guard let next = chars.popFirst() else { break }
             switch next {
-            case "t": out += "\t"
-            case "n": out += "\n"
-            case "r": out += "\r"
-            case "f": out += "\u{0C}"
+            case "t": out.append("\t")
+            case "n": out.append("\n")
+            case "r": out.append("\r")
+            case "f": out.append("\u{0C}")
             case "u":
-                let hex = String(String.UnicodeScalarView(chars.prefix(4)))
-                guard hex.count == 4, let value = UInt32(hex, radix: 16), let scalar = Unicode.Scalar(value) else {
-                    throw ConfigError(key: nil, value: text, reason: "malformed \\uXXXX escape on line \(line)")
+                let digits = chars.prefix(4)
+                var value: UInt32 = 0
+                var valid = digits.count == 4
+                for d in digits {
+                    guard let v = hexValue(d) else { valid = false; break }
+                    value = value << 4 | v
+                }
+                guard valid, let scalar = Unicode.Scalar(value) else {
+                    throw ConfigError(key: nil, value: String(String.UnicodeScalarView(text)),
+                        reason: "malformed \\uXXXX escape on line \(line)")
                 }
                 chars = chars.dropFirst(4)
-                out.unicodeScalars.append(scalar)
-            default: out.unicodeScalars.append(next)
+                out.append(scalar)
+            default: out.append(next)
             }
         }
-        return out
+        return String(out)
+    }
+
+    private static func hexValue(_ c: Unicode.Scalar) -> UInt32? {
+        switch c.value {
+        case 0x30...0x39: c.value - 0x30
+        case 0x41...0x46: c.value - 0x41 + 10
+        case 0x61...0x66: c.value - 0x61 + 10
+        default: nil
+        }
     }
 
     private static func escape(_ text: String, isKey: Bool) -> String {
