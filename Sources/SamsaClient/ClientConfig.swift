@@ -124,6 +124,14 @@ public enum Properties {
         return n
     }
 
+    static func bool(_ name: String, _ value: String) throws(ClientError) -> Bool {
+        switch value.trimmingWhitespace().lowercased() {
+        case "true": return true
+        case "false": return false
+        default: throw .invalidConfig(name: name, value: value, reason: "expected true or false")
+        }
+    }
+
     static func int(_ name: String, _ value: String, min: Int, max: Int = .max) throws(ClientError) -> Int {
         Int(try int64(name, value, min: Int64(min), max: Int64(max)))
     }

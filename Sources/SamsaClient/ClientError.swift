@@ -1,3 +1,4 @@
+import SamsaLog
 import SamsaProtocol
 
 /// Why a client call failed. Each case says what and where, in one line a person can act on.
@@ -37,6 +38,15 @@ public enum ClientError: Error, Sendable, Equatable, CustomStringConvertible {
     case deliveryTimedOut(topic: String, partition: Int32, afterMs: Int64)
     /// Records fetched from the broker were not valid batches.
     case corruptRecords(topic: String, partition: Int32, offset: Int64, reason: String)
+    /// An offset commit that cannot succeed: the member left the group or the group rebalanced since the
+    /// records were polled (Kafka's `CommitFailedException`).
+    case commitFailed(group: String, reason: String)
+    /// A group member can go no further (fenced by another instance, unsupported protocol...).
+    case groupFailed(group: String, reason: String)
+    /// Partitions without a committed offset while `auto.offset.reset` is `none`.
+    case noOffsetForPartition([TopicPartition])
+    /// The idempotent producer's state for a partition cannot be recovered (its batches fail).
+    case producerFenced(topic: String, partition: Int32, reason: String)
     /// The client was closed.
     case closed
 
@@ -74,6 +84,14 @@ public enum ClientError: Error, Sendable, Equatable, CustomStringConvertible {
             return "record for \(topic)-\(partition) not delivered within delivery.timeout.ms (\(afterMs) ms)"
         case .corruptRecords(let topic, let partition, let offset, let reason):
             return "corrupt records in \(topic)-\(partition) at offset \(offset): \(reason)"
+        case .commitFailed(let group, let reason):
+            return "commit of group '\(group)' cannot be completed: \(reason)"
+        case .groupFailed(let group, let reason):
+            return "group '\(group)': \(reason)"
+        case .noOffsetForPartition(let partitions):
+            return "Undefined offset with no reset policy for partitions: [\(partitions.map(\.description).joined(separator: ", "))]"
+        case .producerFenced(let topic, let partition, let reason):
+            return "\(topic)-\(partition): \(reason)"
         case .closed:
             return "the client is closed"
         }
@@ -126,6 +144,21 @@ extension ErrorCode {
         case .corruptMessage: return "the message contents do not match the message CRC or the message is otherwise corrupt"
         case .unsupportedVersion: return "the version of API is not supported"
         case .policyViolation: return "request parameters do not satisfy the configured policy"
+        case .groupIdNotFound: return "The group id does not exist."
+        case .nonEmptyGroup: return "The group is not empty."
+        case .invalidGroupId: return "The configured groupId is invalid."
+        case .coordinatorNotAvailable: return "The coordinator is not available."
+        case .notCoordinator: return "This is not the correct coordinator."
+        case .coordinatorLoadInProgress: return "The coordinator is loading and hence can't process requests."
+        case .unknownMemberId: return "The coordinator is not aware of this member."
+        case .illegalGeneration: return "Specified group generation id is not valid."
+        case .rebalanceInProgress: return "The group is rebalancing, so a rejoin is needed."
+        case .fencedInstanceId: return "The broker rejected this static consumer since another consumer with the same group.instance.id has registered with a different member.id."
+        case .inconsistentGroupProtocol: return "The group member's supported protocols are incompatible with those of existing members or first group member tried to join with empty protocol type or empty protocol list."
+        case .groupMaxSizeReached: return "The consumer group has reached its max size."
+        case .outOfOrderSequenceNumber: return "The broker received an out of order sequence number."
+        case .invalidProducerEpoch: return "Producer attempted to produce with an old epoch."
+        case .unknownProducerId: return "This exception is raised by the broker if it could not locate the producer metadata associated with the producerId in question."
         default: return name ?? "error code \(rawValue)"
         }
     }

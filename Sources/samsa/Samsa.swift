@@ -19,6 +19,7 @@ struct Samsa: AsyncParsableCommand {
         BenchCommand.self,
         ConsoleConsumer.self,
         ConsoleProducer.self,
+        ConsumerGroups.self,
         ConsumerPerfTest.self,
         DumpLogCommand.self,
         ProducerPerfTest.self,

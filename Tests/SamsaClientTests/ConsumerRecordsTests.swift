@@ -91,4 +91,30 @@ import Testing
         #expect(!finished)
         #expect(seen == [0, 1])
     }
+
+    /// A caller that stops part-way (console-consumer --max-messages in a group) seeks back to what it did not
+    /// use: the stopping partition after its last record, the partitions not reached at their start.
+    @Test func resumePositionsAfterStoppingPartWay() throws {
+        let tp1 = TopicPartition("t", 1), tp2 = TopicPartition("t", 2)
+        func fetch(_ tp: TopicPartition, base: Int64, _ values: [String]) throws -> CompletedFetch {
+            let buffer = ByteBuffer(bytes: try Self.batch(base: base, values: values))
+            return CompletedFetch(
+                topicPartition: tp, records: buffer, startOffset: base, nextOffset: base + Int64(values.count),
+                highWatermark: 100, epoch: 0)
+        }
+        let records = ConsumerRecords(
+            fetches: [try fetch(Self.tp, base: 10, ["a", "b"]), try fetch(tp1, base: 20, ["c", "d", "e"]), try fetch(tp2, base: 5, ["f"])],
+            checkCRCs: true)
+        var scratch: [UInt8] = []
+        var last: (topic: String, partition: Int32, offset: Int64)?
+        var count = 0
+        try records.forEach(scratch: &scratch) { record in
+            last = (record.topic, record.partition, record.offset)
+            count += 1
+            return count < 3
+        }
+        #expect(last?.partition == 1 && last?.offset == 20)
+        #expect(records.resumePositions(stoppedAfter: last) == [tp1: 21, tp2: 5])
+        #expect(records.resumePositions(stoppedAfter: nil) == [Self.tp: 10, tp1: 20, tp2: 5])
+    }
 }

@@ -20,6 +20,15 @@ final class FakeCluster: Sendable {
         let metadataCount = Mutex(0)
         let logEnd = Mutex<[Int32: Int64]>([:])
         let appended = Mutex<[Appended]>([])
+        let initProducerIdCount = Mutex(0)
+        /// (producer id, epoch, base sequence) of every batch received, answered or not.
+        let stamps = Mutex<[Stamp]>([])
+    }
+
+    struct Stamp: Sendable, Equatable {
+        var producerId: Int64
+        var epoch: Int16
+        var baseSequence: Int32
     }
 
     let state = State()
@@ -28,9 +37,11 @@ final class FakeCluster: Sendable {
     var produceCount: Int { state.produceCount.withLock { $0 } }
     var metadataCount: Int { state.metadataCount.withLock { $0 } }
     var appended: [Appended] { state.appended.withLock { $0 } }
+    var stamps: [Stamp] { state.stamps.withLock { $0 } }
+    var initProducerIdCount: Int { state.initProducerIdCount.withLock { $0 } }
 
     /// nil: append and answer success; an error code: answer it for every partition; `.close`: drop the connection.
-    enum Answer: Sendable { case append, error(ErrorCode), close, silence }
+    enum Answer: Sendable { case append, error(ErrorCode), close, silence, appendThenClose }
 
     init(partitions: Int32 = 2, produce: @escaping @Sendable (Int) -> Answer = { _ in .append }) async throws {
         self.partitions = partitions
@@ -48,6 +59,13 @@ final class FakeCluster: Sendable {
                         .init(partitionIndex: $0, leaderId: 1, replicaNodes: [1], isrNodes: [1])
                     })])
                 return [FakeBroker.frame(response, header)]
+            case .initProducerId?:
+                // Producer ids 1000, 1001, ... in order of asking.
+                let n = state.initProducerIdCount.withLock { count in
+                    count += 1
+                    return count
+                }
+                return [FakeBroker.frame(InitProducerIdResponse(producerId: 999 + Int64(n), producerEpoch: 0), header)]
             case .produce?:
                 let n = state.produceCount.withLock { count in
                     count += 1
@@ -55,6 +73,16 @@ final class FakeCluster: Sendable {
                 }
                 let request = try! ProduceRequest.decode(body, version: header.requestApiVersion)
                 let answer = produce(n)
+                for topic in request.topicData {
+                    for data in topic.partitionData {
+                        data.records!.withUnsafeReadableBytes { raw in
+                            let batch = try! RecordBatch(validating: raw)
+                            state.stamps.withLock {
+                                $0.append(Stamp(producerId: batch.producerId, epoch: batch.producerEpoch, baseSequence: batch.baseSequence))
+                            }
+                        }
+                    }
+                }
                 if case .close = answer { return nil }
                 if case .silence = answer { return [] }
                 var results: [ProduceResponse.TopicProduceResponse] = []
@@ -80,6 +108,7 @@ final class FakeCluster: Sendable {
                     }
                     results.append(.init(name: topic.name, partitionResponses: partitionResults))
                 }
+                if case .appendThenClose = answer { return nil }
                 if header.requestApiVersion >= 0 && request.acks == 0 { return [] }
                 return [FakeBroker.frame(ProduceResponse(responses: results), header)]
             default:
@@ -234,5 +263,62 @@ final class FakeCluster: Sendable {
         #expect(metadata.partition == 1)
         await producer.close()
         await cluster.stop()
+    }
+}
+
+@Suite struct IdempotentProducerTests {
+    static func config(_ cluster: FakeCluster) -> ProducerConfig {
+        var config = cluster.config(acks: -1)
+        config.enableIdempotence = true
+        return config
+    }
+
+    @Test func batchesCarryTheProducerIdAndConsecutiveSequences() async throws {
+        let cluster = try await FakeCluster(partitions: 1)
+        let producer = Producer(config: Self.config(cluster))
+        for i in 0..<3 {
+            _ = try await producer.sendAndWait(topic: "t", key: nil, value: Array("r\(i)".utf8))
+        }
+        await producer.close()
+        await cluster.stop()
+        #expect(cluster.initProducerIdCount == 1)
+        #expect(cluster.stamps == [.init(producerId: 1000, epoch: 0, baseSequence: 0), .init(producerId: 1000, epoch: 0, baseSequence: 1),
+                                   .init(producerId: 1000, epoch: 0, baseSequence: 2)])
+    }
+
+    /// The answer is lost after the broker wrote the batch: the retry carries the same stamp, so a broker that
+    /// deduplicates (Kafka, samsa) writes it once.
+    @Test func aRetryAfterALostAnswerKeepsItsSequence() async throws {
+        let cluster = try await FakeCluster(partitions: 1) { n in n == 1 ? .appendThenClose : .append }
+        let producer = Producer(config: Self.config(cluster))
+        _ = try await producer.sendAndWait(topic: "t", key: nil, value: Array("once".utf8))
+        _ = try await producer.sendAndWait(topic: "t", key: nil, value: Array("next".utf8))
+        await producer.close()
+        await cluster.stop()
+        #expect(cluster.stamps.map(\.baseSequence) == [0, 0, 1])
+        #expect(Set(cluster.stamps.map(\.producerId)) == [1000])
+    }
+
+    @Test func anOutOfOrderSequenceGetsANewProducerIdAndStartsAgainAtZero() async throws {
+        let cluster = try await FakeCluster(partitions: 1) { n in n == 2 ? .error(.outOfOrderSequenceNumber) : .append }
+        let producer = Producer(config: Self.config(cluster))
+        _ = try await producer.sendAndWait(topic: "t", key: nil, value: Array("a".utf8))
+        _ = try await producer.sendAndWait(topic: "t", key: nil, value: Array("b".utf8))
+        await producer.close()
+        await cluster.stop()
+        #expect(cluster.initProducerIdCount == 2)
+        #expect(cluster.stamps == [.init(producerId: 1000, epoch: 0, baseSequence: 0), .init(producerId: 1000, epoch: 0, baseSequence: 1),
+                                   .init(producerId: 1001, epoch: 0, baseSequence: 0)])
+        #expect(cluster.appended.flatMap(\.values) == [Array("a".utf8), Array("b".utf8)])
+    }
+
+    @Test func withoutIdempotenceBatchesCarryNoStamp() async throws {
+        let cluster = try await FakeCluster(partitions: 1)
+        let producer = Producer(config: cluster.config())
+        _ = try await producer.sendAndWait(topic: "t", key: nil, value: Array("plain".utf8))
+        await producer.close()
+        await cluster.stop()
+        #expect(cluster.initProducerIdCount == 0)
+        #expect(cluster.stamps == [.init(producerId: -1, epoch: -1, baseSequence: -1)])
     }
 }

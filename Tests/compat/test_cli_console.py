@@ -155,10 +155,14 @@ def test_sync_mode_sends_each_line(broker):
     assert consume(broker, topic, "--from-beginning", max_messages=3).stdout.splitlines() == ["one", "two", "three"]
 
 
-def test_group_is_refused_until_groups_exist(broker):
-    proc = samsa(broker, "console-consumer", "--bootstrap-server", broker.bootstrap, "--topic", "t", "--group", "g",
-                 check=False)
-    assert "consumer groups are not available yet" in one_line_error(proc, usage=True)
+def test_group_reads_and_commits_then_resumes(broker):
+    topic, group = unique("group"), unique("g")
+    create_topic(broker, topic, 2)
+    produce_lines(broker, topic, [f"m{i}" for i in range(10)])
+    first = consume(broker, topic, "--group", group, "--from-beginning", max_messages=4).stdout.splitlines()
+    rest = consume(broker, topic, "--group", group, timeout_ms=3000).stdout.splitlines()
+    assert len(first) == 4 and len(rest) == 6
+    assert sorted(first + rest) == sorted(f"m{i}" for i in range(10))
 
 
 def test_include_reads_every_matching_topic(broker):

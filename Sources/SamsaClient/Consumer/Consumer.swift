@@ -23,12 +23,15 @@ import Synchronization
 public final class Consumer: Sendable {
     public let config: ConsumerConfig
     public let cluster: Cluster
-    private let state: Mutex<State>
-    private let fetcherWakeup: Wakeup
-    private let dataWakeup: Wakeup
+    let state: Mutex<State>
+    let fetcherWakeup: Wakeup
+    let dataWakeup: Wakeup
     private let fetcher = Mutex<Task<Void, Never>?>(nil)
+    let eventLoopGroup: any EventLoopGroup
+    /// The group membership, made by the first `subscribe` or commit (needs `group.id`).
+    let membership = Mutex<ConsumerCoordinator?>(nil)
 
-    private struct PartitionState {
+    struct PartitionState {
         /// The next offset `poll` returns.
         var position: Int64?
         /// The next offset to fetch (ahead of `position` by what is buffered).
@@ -40,8 +43,10 @@ public final class Consumer: Sendable {
         var epoch: UInt64 = 0
     }
 
-    private struct State {
+    struct State {
         var partitions: [TopicPartition: PartitionState] = [:]
+        /// Epochs of partition states handed out by group assignments (each new state gets a fresh one).
+        var nextEpoch: UInt64 = 1 << 32
         var completed = CircularBuffer<CompletedFetch>()
         var bufferedBytes = 0
         var inFlightNodes: Set<Int32> = []
@@ -55,6 +60,7 @@ public final class Consumer: Sendable {
     public init(config: ConsumerConfig, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.config = config
         self.cluster = Cluster(config: config.client, group: group)
+        self.eventLoopGroup = group
         let loop = group.next()
         self.fetcherWakeup = Wakeup(eventLoop: loop)
         self.dataWakeup = Wakeup(eventLoop: loop)
@@ -135,84 +141,8 @@ public final class Consumer: Sendable {
     /// Resolves `spec` for each partition with ListOffsets at its leader. A timestamp with no record at or
     /// after it resolves to the end of the log.
     public func listOffsets(_ partitions: [TopicPartition], spec: OffsetSpec) async throws(ClientError) -> [TopicPartition: Int64] {
-        let timestamp: Int64
-        switch spec {
-        case .earliest: timestamp = -2
-        case .latest: timestamp = -1
-        case .timestamp(let ms): timestamp = ms
-        case .offset(let offset): return Dictionary(uniqueKeysWithValues: partitions.map { ($0, offset) })
-        }
-        var result: [TopicPartition: Int64] = [:]
-        var remaining = partitions
-        var attempt = 0
-        while !remaining.isEmpty {
-            attempt += 1
-            let metadata = try await cluster.metadata(for: Array(Set(remaining.map(\.topic))))
-            var byLeader: [Int32: [TopicPartition]] = [:]
-            for tp in remaining {
-                guard let leader = metadata.leader(topic: tp.topic, partition: tp.partition) else {
-                    if metadata.topics[tp.topic] == nil { throw .unknownTopic(tp.topic) }
-                    if metadata.topics[tp.topic]?.partition(tp.partition) == nil {
-                        throw .unknownPartition(topic: tp.topic, partition: tp.partition)
-                    }
-                    byLeader[-1, default: []].append(tp)
-                    continue
-                }
-                byLeader[leader, default: []].append(tp)
-            }
-            var retry: [TopicPartition] = byLeader[-1] ?? []
-            var lastError: ClientError?
-            for (leader, tps) in byLeader where leader >= 0 {
-                do throws(ClientError) {
-                    let connection = try await cluster.connection(to: leader)
-                    var byTopic: [String: [ListOffsetsRequest.ListOffsetsPartition]] = [:]
-                    for tp in tps {
-                        byTopic[tp.topic, default: []].append(
-                            ListOffsetsRequest.ListOffsetsPartition(partitionIndex: tp.partition, timestamp: timestamp))
-                    }
-                    let request = ListOffsetsRequest(
-                        replicaId: -1, isolationLevel: config.isolationLevel,
-                        topics: byTopic.map { ListOffsetsRequest.ListOffsetsTopic(name: $0.key, partitions: $0.value) })
-                    let response = try await connection.request(request)
-                    for topic in response.topics {
-                        for partition in topic.partitions {
-                            let tp = TopicPartition(topic.name, partition.partitionIndex)
-                            if partition.errorCode == .none {
-                                if partition.offset >= 0 {
-                                    result[tp] = partition.offset
-                                } else if timestamp >= 0 {
-                                    retry.append(tp)  // no record at or after the time: resolve to the end below
-                                }
-                            } else if partition.errorCode.isRetriable {
-                                retry.append(tp)
-                                lastError = .broker(partition.errorCode, context: "ListOffsets \(tp)", message: nil)
-                                if partition.errorCode.invalidatesMetadata { await cluster.invalidate(topic: tp.topic) }
-                            } else {
-                                throw .broker(partition.errorCode, context: "ListOffsets \(tp)", message: nil)
-                            }
-                        }
-                    }
-                } catch {
-                    if !error.isRetriable { throw error }
-                    lastError = error
-                    retry.append(contentsOf: tps)
-                    for tp in tps { await cluster.invalidate(topic: tp.topic) }
-                }
-            }
-            // Timestamps past the last record resolve to the log end.
-            let pastEnd = retry.filter { tp in timestamp >= 0 && lastError == nil && result[tp] == nil }
-            if !pastEnd.isEmpty {
-                let ends = try await listOffsets(pastEnd, spec: .latest)
-                result.merge(ends) { a, _ in a }
-                retry.removeAll { ends[$0] != nil }
-            }
-            remaining = retry
-            if !remaining.isEmpty {
-                if attempt >= 10 { throw lastError ?? .timedOut(what: "ListOffsets", afterMs: Int64(attempt) * config.retryBackoffMs) }
-                try? await Task.sleep(for: .milliseconds(config.retryBackoffMs))
-            }
-        }
-        return result
+        try await cluster.listOffsets(
+            partitions, spec: spec, isolationLevel: config.isolationLevel, retryBackoffMs: config.retryBackoffMs)
     }
 
     // MARK: Polling
@@ -222,7 +152,10 @@ public final class Consumer: Sendable {
     public func poll(timeout: TimeAmount) async throws(ClientError) -> ConsumerRecords {
         let deadline = NIODeadline.now() + timeout
         startFetcher()
+        let coordinator = membership.withLock { $0 }
         while true {
+            // A group member first keeps its membership current (joins, rejoins after a rebalance, commits).
+            if let coordinator, try await !coordinator.poll(until: deadline) { return .empty }
             let taken: Result<[CompletedFetch], ClientError> = state.withLock { state in
                 if state.closed { return .failure(.closed) }
                 if let failure = state.failure {
@@ -253,8 +186,12 @@ public final class Consumer: Sendable {
         try await poll(timeout: .milliseconds(timeoutMs))
     }
 
-    /// Stops fetching and closes the connections.
+    /// Commits the consumed positions (group members with `enable.auto.commit`), leaves the group, stops
+    /// fetching and closes the connections.
     public func close() async {
+        if let coordinator = membership.withLock({ $0 }) {
+            await coordinator.close(timeout: .milliseconds(min(config.defaultApiTimeoutMs, 30_000)))
+        }
         state.withLock { $0.closed = true }
         fetcherWakeup.signal()
         dataWakeup.signal()
@@ -265,7 +202,7 @@ public final class Consumer: Sendable {
 
     // MARK: The fetcher
 
-    private func startFetcher() {
+    func startFetcher() {
         let start = state.withLock { state in
             defer { state.started = true }
             return !state.started

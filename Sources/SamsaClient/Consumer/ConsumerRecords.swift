@@ -158,6 +158,24 @@ public struct ConsumerRecords: Sendable {
         return result
     }
 
+    /// Where each partition must resume when a caller stopped `forEach` right after the record at `last`
+    /// (nil: before the first record): the partition of `last` after it, the partitions `forEach` had not reached
+    /// at their start. The partitions it had finished are absent (their positions are already right).
+    public func resumePositions(stoppedAfter last: (topic: String, partition: Int32, offset: Int64)?) -> [TopicPartition: Int64] {
+        var result: [TopicPartition: Int64] = [:]
+        var reached = last == nil
+        for fetch in fetches {
+            let tp = fetch.topicPartition
+            if let last, !reached, tp.partition == last.partition, tp.topic == last.topic {
+                result[tp] = last.offset + 1
+                reached = true
+            } else if reached, result[tp] == nil {
+                result[tp] = fetch.startOffset
+            }
+        }
+        return result
+    }
+
     /// The partitions present, with the offset after their last whole batch.
     public var nextOffsets: [TopicPartition: Int64] {
         var result: [TopicPartition: Int64] = [:]

@@ -147,9 +147,10 @@ public final class BrokerConnection: Sendable {
         }
     }
 
-    /// Sends `message` at `version`.
-    public func send<M: KafkaRequestMessage>(_ message: M, version: Int16) -> EventLoopFuture<M.Response> {
-        sendRaw(message, version: version, expectsResponse: true).flatMapThrowing { body in
+    /// Sends `message` at `version`; `timeout` replaces `request.timeout.ms` for this request (JoinGroup waits for
+    /// a whole rebalance).
+    public func send<M: KafkaRequestMessage>(_ message: M, version: Int16, timeout: TimeAmount? = nil) -> EventLoopFuture<M.Response> {
+        sendRaw(message, version: version, expectsResponse: true, timeout: timeout).flatMapThrowing { body in
             guard let body else { throw ClientError.protocolViolation("no response body") }
             do throws(ProtocolError) {
                 return try M.Response.decode(body, version: version)
@@ -178,12 +179,24 @@ public final class BrokerConnection: Sendable {
         }
     }
 
+    /// Sends at the negotiated version with its own timeout, and awaits the decoded response.
+    public func request<M: KafkaRequestMessage>(_ message: M, timeout: TimeAmount) async throws(ClientError) -> M.Response {
+        do {
+            let version = try versions.version(for: M.self)
+            return try await send(message, version: version, timeout: timeout).get()
+        } catch {
+            throw (error as? ClientError) ?? .protocolViolation("\(error)")
+        }
+    }
+
     /// The version `send` will use for `M`.
     public func version<M: KafkaRequestMessage>(for message: M.Type) throws(ClientError) -> Int16 {
         try versions.version(for: M.self)
     }
 
-    func sendRaw<M: KafkaRequestMessage>(_ message: M, version: Int16, expectsResponse: Bool) -> EventLoopFuture<ByteBuffer?> {
+    func sendRaw<M: KafkaRequestMessage>(
+        _ message: M, version: Int16, expectsResponse: Bool, timeout: TimeAmount? = nil
+    ) -> EventLoopFuture<ByteBuffer?> {
         let correlationId = nextCorrelationId.wrappingAdd(1, ordering: .relaxed).oldValue
         let frame: ByteBuffer
         do {
@@ -199,7 +212,7 @@ public final class BrokerConnection: Sendable {
             let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
             let request = OutboundRequest(
                 frame: frame, correlationId: correlationId, apiKey: M.apiKey, version: version, response: promise,
-                timeout: requestTimeout)
+                timeout: timeout ?? requestTimeout)
             channel.writeAndFlush(request, promise: nil)
             return promise.futureResult.map { Optional($0) }
         } else {

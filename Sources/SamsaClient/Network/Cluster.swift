@@ -63,6 +63,16 @@ public actor Cluster {
         }
     }
 
+    /// A live connection to `nodeId`, which lives at `address`: for a broker named by FindCoordinator, which a
+    /// Metadata response may not have listed yet.
+    public func connection(to nodeId: Int32, at address: BrokerAddress) async throws(ClientError) -> BrokerConnection {
+        if metadata.brokers[nodeId] != address {
+            metadata.brokers[nodeId] = address
+            if let stale = connections.removeValue(forKey: nodeId) { stale.close() }
+        }
+        return try await connection(to: nodeId)
+    }
+
     /// Some live connection: an open one, else a known broker, else the bootstrap servers in turn.
     public func anyConnection() async throws(ClientError) -> BrokerConnection {
         if isClosed { throw .closed }

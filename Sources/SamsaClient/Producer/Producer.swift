@@ -42,6 +42,10 @@ public final class Producer: Sendable {
         var closed = false
         var refreshingMetadata = false
         var senderStarted = false
+        /// The idempotent producer's ids and sequences (nil: `enable.idempotence` is off).
+        var idempotence: IdempotenceState?
+        /// A failure after which nothing can be sent (InitProducerId refused, contradictory settings).
+        var fatal: ClientError?
 
         var isIdle: Bool { accumulator.isEmpty && inFlightRecords == 0 }
     }
@@ -60,7 +64,15 @@ public final class Producer: Sendable {
             compression: config.compression, compressionLevel: config.compressionLevel,
             maxRequestSizeBytes: config.maxRequestSizeBytes, bufferMemoryBytes: config.bufferMemoryBytes,
             deliveryTimeout: .milliseconds(config.deliveryTimeoutMs), retryBackoff: .milliseconds(config.retryBackoffMs))
-        self.state = Mutex(State(accumulator: RecordAccumulator(settings: settings)))
+        var initial = State(accumulator: RecordAccumulator(settings: settings))
+        if config.enableIdempotence { initial.idempotence = IdempotenceState() }
+        do { try config.validate() } catch { initial.fatal = error }
+        self.state = Mutex(initial)
+    }
+
+    /// The producer id and epoch in use (`.none` before the first InitProducerId, or without idempotence).
+    public var producerIdAndEpoch: ProducerIdAndEpoch {
+        state.withLock { $0.idempotence?.current ?? .none }
     }
 
     // MARK: Sending
@@ -84,6 +96,7 @@ public final class Producer: Sendable {
         while true {
             let outcome: SendOutcome = state.withLock { state in
                 if state.closing || state.closed { return .closed }
+                if let fatal = state.fatal { return .failed(fatal) }
                 switch state.accumulator.admission(recordSize: recordSize) {
                 case .tooLarge(let limit): return .tooLarge(limit)
                 case .wait: return .wait
@@ -115,6 +128,8 @@ public final class Producer: Sendable {
             switch outcome {
             case .closed:
                 throw .closed
+            case .failed(let error):
+                throw error
             case .tooLarge(let limit):
                 throw .recordTooLarge(size: RecordBatch.headerSize + recordSize, limit: limit)
             case .appended(let wake, let startSender):
@@ -131,7 +146,7 @@ public final class Producer: Sendable {
         }
     }
 
-    private enum SendOutcome { case appended(wake: Bool, startSender: Bool), wait, tooLarge(Int), closed }
+    private enum SendOutcome { case appended(wake: Bool, startSender: Bool), wait, tooLarge(Int), closed, failed(ClientError) }
 
     /// Sends a record and waits for its acknowledgement.
     @discardableResult
@@ -233,6 +248,49 @@ public final class Producer: Sendable {
 
     // MARK: The sender
 
+    /// Idempotence: a producer id before anything is stamped (asked for only once something waits to be sent).
+    /// Returns false when the sender should go round again (after a backoff).
+    private func ensureProducerId() async -> Bool {
+        let needed: Bool = state.withLock { state in
+            guard let idempotence = state.idempotence, state.fatal == nil, idempotence.needsProducerId else { return false }
+            return !state.accumulator.isEmpty
+        }
+        guard needed else { return true }
+        do throws(ClientError) {
+            let connection = try await cluster.anyConnection()
+            // Always a fresh id (-1/-1): every broker answers that the same way, and sequences restart at 0.
+            let response = try await connection.request(InitProducerIdRequest(
+                transactionalId: nil, transactionTimeoutMs: Int32.max, producerId: -1, producerEpoch: -1))
+            if response.errorCode == .none {
+                let received = ProducerIdAndEpoch(producerId: response.producerId, epoch: response.producerEpoch)
+                guard received.producerId >= 0, received.epoch >= 0 else {
+                    throw ClientError.protocolViolation("InitProducerId answered \(received)")
+                }
+                state.withLock { $0.idempotence!.received(received) }
+                return true
+            }
+            let error = ClientError.broker(response.errorCode, context: "InitProducerId", message: nil)
+            if !response.errorCode.isRetriable { throw error }
+        } catch {
+            if !error.isRetriable {
+                failFatally(.invalidConfig(
+                    name: "enable.idempotence", value: "true", reason: "the broker gives no producer id: \(error)"))
+                return true
+            }
+        }
+        try? await Task.sleep(for: .milliseconds(config.retryBackoffMs))
+        return false
+    }
+
+    /// Nothing more can be sent: every queued record fails with `error`, and so does every later `send`.
+    private func failFatally(_ error: ClientError) {
+        let failed: [BatchCompletion] = state.withLock { state in
+            if state.fatal == nil { state.fatal = error }
+            return state.accumulator.abortAll(error)
+        }
+        finish(failed)
+    }
+
     private func startSenderTask() {
         let task = Task { await self.runSender() }
         sender.withLock { $0 = task }
@@ -241,14 +299,29 @@ public final class Producer: Sendable {
     private func runSender() async {
         let maxInFlight = config.maxInFlightRequestsPerConnection
         while true {
+            if await !ensureProducerId() { continue }
             let now = NIODeadline.now()
             let (drained, finished, failedAtClose): (RecordAccumulator.Drained, Bool, [BatchCompletion]) = state.withLock { state in
                 let metadata = state.metadata
                 let inFlight = state.inFlightRequests
-                let drained = state.accumulator.drain(
+                if let idempotence = state.idempotence, !idempotence.isReady, state.fatal == nil {
+                    return (RecordAccumulator.Drained(), false, [])
+                }
+                let busy = state.idempotence?.inFlight ?? []
+                var drained = state.accumulator.drain(
                     now: now, flushing: state.flushing > 0 || state.closing,
                     leader: { metadata.leader(topic: $0.topic, partition: $0.partition) },
-                    canSend: { inFlight[$0, default: 0] < maxInFlight })
+                    canSend: { inFlight[$0, default: 0] < maxInFlight },
+                    partitionReady: { !busy.contains($0) })
+                if state.idempotence != nil {
+                    for node in drained.requests.keys {
+                        for i in drained.requests[node]!.indices { state.idempotence!.prepareToSend(&drained.requests[node]![i]) }
+                    }
+                    // A stamped batch that expired leaves a gap in its partition's sequence.
+                    if drained.expired.contains(where: { $0.batch.baseSequence >= 0 }) {
+                        state.idempotence!.requestNewProducerId()
+                    }
+                }
                 for (node, batches) in drained.requests {
                     state.inFlightRequests[node, default: 0] += 1
                     state.inFlightRecords += batches.reduce(0) { $0 + $1.recordCount }
@@ -343,11 +416,32 @@ public final class Producer: Sendable {
             state.inFlightRequests[node, default: 1] -= 1
             for batch in batches {
                 state.inFlightRecords -= batch.recordCount
+                state.idempotence?.completed(batch)
                 let tp = batch.topicPartition
                 guard let result = results[tp] else {
                     state.accumulator.release(batch)
+                    state.idempotence?.requestNewProducerId()
                     completions.append(BatchCompletion(
                         batch: batch, result: .failure(.protocolViolation("Produce response does not mention \(tp)"))))
+                    continue
+                }
+                if state.idempotence != nil {
+                    if result.errorCode.invalidatesMetadata { staleTopics.insert(tp.topic) }
+                    let canRetry = batch.attempts < config.retries && now - batch.createdAt < deliveryTimeout && state.fatal == nil
+                    switch state.idempotence!.verdict(for: result.errorCode, batch: batch, canRetry: canRetry, message: result.errorMessage) {
+                    case .delivered:
+                        state.accumulator.release(batch)
+                        completions.append(BatchCompletion(batch: batch, result: .success((result.baseOffset, result.logAppendTimeMs))))
+                    case .retry:
+                        state.accumulator.reenqueue(batch, now: now)
+                    case .retryWithNewSequence:
+                        var again = batch
+                        again.needsNewSequence = true
+                        state.accumulator.reenqueue(again, now: now)
+                    case .fail(let error):
+                        state.accumulator.release(batch)
+                        completions.append(BatchCompletion(batch: batch, result: .failure(error)))
+                    }
                     continue
                 }
                 if result.errorCode == .none {
@@ -386,11 +480,14 @@ public final class Producer: Sendable {
             state.inFlightRequests[node, default: 1] -= 1
             for batch in batches {
                 state.inFlightRecords -= batch.recordCount
+                state.idempotence?.completed(batch)
+                // A resent idempotent batch keeps its stamp: if the lost answer was a success, the broker knows it.
                 if error.isRetriable && batch.attempts < config.retries && now - batch.createdAt < deliveryTimeout
-                    && !state.closed {
+                    && !state.closed && state.fatal == nil {
                     state.accumulator.reenqueue(batch, now: now)
                 } else {
                     state.accumulator.release(batch)
+                    if batch.baseSequence >= 0 { state.idempotence?.requestNewProducerId() }
                     completions.append(BatchCompletion(batch: batch, result: .failure(error)))
                 }
             }

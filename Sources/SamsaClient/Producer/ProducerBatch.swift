@@ -51,8 +51,46 @@ struct ProducerBatch: Sendable {
     var memory: Int
     var attempts = 0
     var retryAt: NIODeadline?
+    /// The idempotent producer's stamp (-1: none yet).
+    private(set) var producerId: Int64 = -1
+    private(set) var producerEpoch: Int16 = -1
+    private(set) var baseSequence: Int32 = -1
+    /// The broker lost this producer's sequence (OUT_OF_ORDER_SEQUENCE_NUMBER, UNKNOWN_PRODUCER_ID): the batch is
+    /// stamped again before it is retried.
+    var needsNewSequence = false
 
     var sizeInBytes: Int { bytes.readableBytes }
+
+    var stampDescription: String {
+        "producer id \(producerId), epoch \(producerEpoch), sequence \(baseSequence)"
+    }
+
+    /// Writes the producer id, epoch and base sequence into the batch header and recomputes its CRC (which
+    /// covers everything from the attributes on). The rest of the batch is untouched.
+    mutating func stamp(producerId: Int64, epoch: Int16, baseSequence: Int32) {
+        self.producerId = producerId
+        self.producerEpoch = epoch
+        self.baseSequence = baseSequence
+        needsNewSequence = false
+        let start = bytes.readerIndex
+        precondition(bytes.readableBytes >= RecordBatch.headerSize, "a batch holds at least its header")
+        bytes.setInteger(producerId, at: start + RecordBatchLayout.producerId, endianness: .big)
+        bytes.setInteger(epoch, at: start + RecordBatchLayout.producerEpoch, endianness: .big)
+        bytes.setInteger(baseSequence, at: start + RecordBatchLayout.baseSequence, endianness: .big)
+        let crc = bytes.withUnsafeReadableBytes { raw in
+            CRC32C.checksum(UnsafeRawBufferPointer(rebasing: raw[RecordBatchLayout.attributes...]))
+        }
+        bytes.setInteger(crc, at: start + RecordBatchLayout.crc, endianness: .big)
+    }
+}
+
+/// Where the v2 batch header's fields sit (Kafka's `DefaultRecordBatch` offsets).
+enum RecordBatchLayout {
+    static let crc = 17
+    static let attributes = 21
+    static let producerId = 43
+    static let producerEpoch = 51
+    static let baseSequence = 53
 }
 
 /// The outcome of one batch, to be handed to callers outside any lock.

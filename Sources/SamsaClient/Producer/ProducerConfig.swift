@@ -32,6 +32,10 @@ public struct ProducerConfig: Sendable {
     public var maxRequestSizeBytes: Int = 1_048_576
     /// `max.block.ms`: how long `send` waits for metadata or buffer memory.
     public var maxBlockMs: Int64 = 60_000
+    /// `enable.idempotence`: a producer id, epoch and per-partition sequence numbers in every batch, so that
+    /// the broker writes each batch once however often it is retried. Off by default here (Kafka 3's Java
+    /// producer turns it on): it needs a broker with InitProducerId. Requires acks=all.
+    public var enableIdempotence = false
 
     public init(client: ClientConfig) {
         self.client = client
@@ -68,12 +72,7 @@ public struct ProducerConfig: Sendable {
             case "delivery.timeout.ms": deliveryTimeoutMs = try Properties.int64(key, value, min: 1)
             case "max.request.size": maxRequestSizeBytes = try Properties.int(key, value, min: 1, max: Int(Int32.max))
             case "max.block.ms": maxBlockMs = try Properties.int64(key, value, min: 0)
-            case "enable.idempotence":
-                // Refused rather than ignored: this producer does not send producer ids and sequences.
-                guard value.trimmingWhitespace().lowercased() == "false" else {
-                    throw .invalidConfig(
-                        name: key, value: value, reason: "samsa's producer is not idempotent; set enable.idempotence=false")
-                }
+            case "enable.idempotence": enableIdempotence = try Properties.bool(key, value)
             // Accepted with no effect here: serializers are bytes, the partitioner is Kafka's default, and socket
             // buffers are the system's.
             case "key.serializer", "value.serializer", "partitioner.class", "send.buffer.bytes", "receive.buffer.bytes":
@@ -83,6 +82,25 @@ public struct ProducerConfig: Sendable {
             }
             unused.remove(key)
         }
+        try validate()
         return unused
+    }
+
+    /// Kafka's checks of settings that contradict each other.
+    public func validate() throws(ClientError) {
+        guard enableIdempotence else { return }
+        if acks != -1 {
+            throw .invalidConfig(
+                name: "acks", value: "\(acks)",
+                reason: "must be all (-1) in order to use the idempotent producer (enable.idempotence=true)")
+        }
+        if retries == 0 {
+            throw .invalidConfig(name: "retries", value: "0", reason: "must be above 0 when using the idempotent producer")
+        }
+        if maxInFlightRequestsPerConnection > 5 {
+            throw .invalidConfig(
+                name: "max.in.flight.requests.per.connection", value: "\(maxInFlightRequestsPerConnection)",
+                reason: "must be at most 5 when using the idempotent producer")
+        }
     }
 }

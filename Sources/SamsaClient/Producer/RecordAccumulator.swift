@@ -176,10 +176,12 @@ struct RecordAccumulator {
         var nextCheck: NIODeadline?
     }
 
-    /// Takes the batches that are ready: for each leader that `canSend`, at most one batch per partition, up
-    /// to `max.request.size` bytes in all. `flushing` makes every batch ready at once.
+    /// Takes the batches that are ready: for each leader that `canSend`, at most one batch per partition (of
+    /// the partitions that are `partitionReady`), up to `max.request.size` bytes in all. `flushing` makes every
+    /// batch ready at once.
     mutating func drain(
-        now: NIODeadline, flushing: Bool, leader: (TopicPartition) -> Int32?, canSend: (Int32) -> Bool
+        now: NIODeadline, flushing: Bool, leader: (TopicPartition) -> Int32?, canSend: (Int32) -> Bool,
+        partitionReady: (TopicPartition) -> Bool = { _ in true }
     ) -> Drained {
         var drained = Drained()
         var requestBytes: [Int32: Int] = [:]
@@ -204,6 +206,8 @@ struct RecordAccumulator {
                 }
             }
             guard let head = queues[tp]?.closed.first else { continue }
+            // The idempotent producer keeps one batch per partition in flight; the answer wakes the sender.
+            guard partitionReady(tp) else { continue }
             if let retryAt = head.retryAt, retryAt > now {
                 drained.nextCheck = Self.earliest(drained.nextCheck, retryAt)
                 continue

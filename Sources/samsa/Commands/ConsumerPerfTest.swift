@@ -12,10 +12,14 @@ struct ConsumerPerfTest: AsyncParsableCommand {
             records have been read, or --timeout ms pass without one. Prints Kafka's header and summary:
               start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec
               2024-11-24 10:00:00:000, 2024-11-24 10:00:02:512, 95.3674, 37.9647, 1000000, 398089.1720, 0, 2512, 37.9647, 398089.1720
-            There is no consumer group (rebalance.time.ms is 0). On a terminal a progress line shows the count so far.
+            Without --group the consumer reads every partition itself (rebalance.time.ms is 0); with --group it
+            joins that consumer group (auto.offset.reset from --from-latest, earliest otherwise; committed offsets
+            win), and rebalance.time.ms is the time until the group gave it its partitions. On a terminal a
+            progress line shows the count so far.
 
-            Example:
+            Examples:
               samsa consumer-perf-test --bootstrap-server 127.0.0.1:9092 --topic perf --messages 1000000
+              samsa consumer-perf-test --bootstrap-server 127.0.0.1:9092 --topic perf --messages 1000000 --group perf-1
             """)
 
     @Option(name: .customLong("bootstrap-server"), help: "REQUIRED: The server(s) to connect to.")
@@ -27,7 +31,7 @@ struct ConsumerPerfTest: AsyncParsableCommand {
     @Option(name: .customLong("messages"), help: "REQUIRED: The number of messages to consume.")
     var messages: Int64
 
-    @Option(name: .customLong("group"), help: "The consumer group id (not available yet).")
+    @Option(name: .customLong("group"), help: "The consumer group id.")
     var group: String?
 
     @Option(name: .customLong("fetch-size"), help: "max.partition.fetch.bytes: the data fetched per partition and request.")
@@ -61,7 +65,6 @@ struct ConsumerPerfTest: AsyncParsableCommand {
     var hideHeader = false
 
     func validate() throws {
-        if group != nil { throw ValidationError(groupsNotAvailable) }
         if messages <= 0 { throw ValidationError("--messages must be positive") }
         if reportingInterval <= 0 { throw ValidationError("Reporting interval must be greater than 0.") }
         if fetchSize <= 0 { throw ValidationError("--fetch-size must be positive") }
@@ -70,7 +73,7 @@ struct ConsumerPerfTest: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             var properties = try consumerConfig.map(loadPropertiesFile) ?? [:]
-            if properties["group.id"] != nil { throw ValidationError(groupsNotAvailable) }
+            if let group { properties["group.id"] = group }
             if properties["client.id"] == nil { properties["client.id"] = "perf-consumer-client" }
             properties["check.crcs"] = properties["check.crcs"] ?? "false"
             var config = ConsumerConfig(client: try ClientConfig(bootstrap: bootstrapServer))
@@ -93,12 +96,25 @@ struct ConsumerPerfTest: AsyncParsableCommand {
         var lastReportMs = startMs
         var lastConsumedMs = startMs
         var scratch: [UInt8] = []
+        var joinTimeMs: Int64 = 0
         do {
-            try await consumer.assign(try await consumer.partitions(of: topic))
+            let partitions = try await consumer.partitions(of: topic)
+            var joined = config.groupId == nil
+            if joined {
+                try await consumer.assign(partitions)
+            } else {
+                try await consumer.subscribe([topic])
+            }
             var nowMs = startMs
             while messagesRead < messages && nowMs - lastConsumedMs <= timeout {
                 let records = try await consumer.poll(timeoutMs: 100)
                 nowMs = wallClockMillis()
+                if !joined && !consumer.assignment.isEmpty {
+                    // rebalance.time.ms: until the group handed this member its partitions.
+                    joined = true
+                    joinTimeMs = nowMs - startMs
+                    lastConsumedMs = nowMs
+                }
                 if records.isEmpty { continue }
                 lastConsumedMs = nowMs
                 let want = messages
@@ -112,7 +128,8 @@ struct ConsumerPerfTest: AsyncParsableCommand {
                         progress.clear()
                         print(ConsumerPerformanceFormat.progress(
                             id: 0, bytes: bytesRead, lastBytes: lastBytes, messages: messagesRead, lastMessages: lastMessages,
-                            startMs: lastReportMs, endMs: nowMs, dateFormat: dateFormat))
+                            startMs: lastReportMs, endMs: nowMs, joinTimeMs: lastReportMs == startMs ? joinTimeMs : 0,
+                            dateFormat: dateFormat))
                     }
                     lastReportMs = nowMs
                     lastMessages = messagesRead
@@ -133,7 +150,8 @@ struct ConsumerPerfTest: AsyncParsableCommand {
         }
         if !showDetailedStats {
             print(ConsumerPerformanceFormat.summary(
-                startMs: startMs, endMs: endMs, bytes: bytesRead, messages: messagesRead, dateFormat: dateFormat))
+                startMs: startMs, endMs: endMs, bytes: bytesRead, messages: messagesRead, joinTimeMs: joinTimeMs,
+                dateFormat: dateFormat))
         }
     }
 }

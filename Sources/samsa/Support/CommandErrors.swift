@@ -75,5 +75,3 @@ func warnUnused(_ keys: Set<String>, what: String) {
     Terminal.write("WARNING: ignoring unknown \(what) properties: \(keys.sorted().joined(separator: ", "))\n", to: STDERR_FILENO)
 }
 
-/// The message shown when a command is given `--group`: groups come with the group coordinator.
-let groupsNotAvailable = "consumer groups are not available yet in samsa (they come with the group coordinator); use --partition/--offset or omit --group"
