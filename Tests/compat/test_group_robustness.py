@@ -1,0 +1,662 @@
+"""Robustness of the group coordinator and the idempotent producer: exactly-once delivery of 100,000 idempotent
+records through a proxy that keeps cutting the connections and across a SIGKILL of the broker; kcat's balanced
+consumer; three-member groups that lose a member; and bad group requests over a raw socket."""
+import asyncio
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import threading
+import time
+import uuid
+
+import aiokafka
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+
+from clients import create_topic
+from wire import api_versions, connect, frame, read_response, string
+
+GROUP_OVERRIDES = {"group.initial.rebalance.delay.ms": "0", "offsets.topic.num.partitions": "5"}
+RECORDS = 100_000
+
+
+def group_name():
+    return "g-" + uuid.uuid4().hex[:12]
+
+
+def assert_still_serving(broker):
+    assert broker.alive(), broker.log_tail()
+    with connect(broker) as sock:
+        sock.sendall(api_versions(4242))
+        correlation_id, body = read_response(sock)
+        assert correlation_id == 4242
+        assert struct.unpack(">h", body[:2])[0] == 0
+
+
+# MARK: A proxy that drops every connection periodically
+
+
+class ChaosProxy:
+    """Forwards loopback TCP connections to `target_port`; while `dropping` is set, shuts down every open
+    connection (both sides) each `interval` seconds. Before each cut it swallows the broker's responses for `mute`
+    seconds, so requests the broker has carried out (appended batches) go unanswered and the client retries them.
+    Clients see the broker go away mid-request or mid-response and reconnect; the broker sees half-read requests."""
+
+    def __init__(self, interval=0.3, mute=0.05):
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(128)
+        self.listener.settimeout(0.1)
+        self.port = self.listener.getsockname()[1]
+        self.target_port = None
+        self.interval = interval
+        self.mute = mute
+        self.muted = threading.Event()
+        self.dropping = threading.Event()
+        self.stopped = threading.Event()
+        self.lock = threading.Lock()
+        self.open = set()
+        self.drops = 0  # rounds in which at least one connection was cut
+        self.connections = 0
+        # Produce requests whose response the broker sent and the proxy swallowed: the client must send those
+        # batches again, and the broker must recognise them as duplicates.
+        self.lost_produce_responses = 0
+        self.threads = [threading.Thread(target=self._accept, daemon=True),
+                        threading.Thread(target=self._chaos, daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def _accept(self):
+        while not self.stopped.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            upstream.settimeout(None)
+            client.settimeout(None)
+            for s in (client, upstream):
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            pair = (client, upstream)
+            with self.lock:
+                self.open.add(pair)
+                self.connections += 1
+            produce_ids = set()  # correlation ids of the Produce requests on this connection
+            threading.Thread(target=self._pump, args=(client, upstream, pair, False, produce_ids), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, pair, True, produce_ids), daemon=True).start()
+
+    def _pump(self, src, dst, pair, from_broker, produce_ids):
+        pending = bytearray()  # the stream from the last frame boundary on
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                lost = from_broker and self.muted.is_set()
+                pending += data
+                while len(pending) >= 12:
+                    (size,) = struct.unpack_from(">i", pending)
+                    if len(pending) < 4 + size:
+                        break
+                    if from_broker:
+                        (correlation_id,) = struct.unpack_from(">i", pending, 4)
+                        if lost and correlation_id in produce_ids:
+                            self.lost_produce_responses += 1
+                    else:
+                        api_key, _, correlation_id = struct.unpack_from(">hhi", pending, 4)
+                        if api_key == 0:
+                            produce_ids.add(correlation_id)
+                    del pending[:4 + size]
+                if lost:
+                    continue  # the response is lost; the connection will be cut
+                dst.sendall(data)
+        except OSError:
+            pass
+        self._cut(pair)
+
+    @staticmethod
+    def _shutdown(pair):
+        for s in pair:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def _cut(self, pair):
+        self._shutdown(pair)
+        with self.lock:
+            if pair not in self.open:
+                return
+            self.open.discard(pair)
+        for s in pair:
+            s.close()
+
+    def _chaos(self):
+        while not self.stopped.wait(self.interval - self.mute):
+            if not self.dropping.is_set():
+                continue
+            self.muted.set()
+            time.sleep(self.mute)
+            with self.lock:
+                pairs = list(self.open)
+            if pairs:
+                self.drops += 1
+            for pair in pairs:
+                # Shutting down wakes both pump threads, which then close the sockets.
+                self._shutdown(pair)
+            self.muted.clear()
+
+    def close(self):
+        self.stopped.set()
+        for t in self.threads:
+            t.join(5)
+        self.listener.close()
+        with self.lock:
+            pairs = list(self.open)
+        for pair in pairs:
+            self._cut(pair)
+
+
+# MARK: 100,000 idempotent records, exactly once
+
+
+def produce_sequenced(bootstrap, topic, partitions, on_progress=None):
+    """Sends RECORDS records, record i to partition i % partitions with payload `i` (zero-padded), through an
+    idempotent producer with acks=all, in paced chunks so that the faults land mid-stream. Returns the delivery
+    errors."""
+    errors = []
+    delivered = [0]
+
+    def on_delivery(err, msg):
+        if err:
+            errors.append(err)
+        else:
+            delivered[0] += 1
+
+    # Without metadata.recovery.strategy=none, librdkafka 2.16 "re-bootstraps" whenever every broker connection is
+    # down, which through this proxy is every 0.3 s: it forgets the broker and the partition leaders each time and
+    # never gets as far as producing (it makes no progress in 60 s). That is the client's choice, not the broker's.
+    p = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5,
+                  "batch.size": 65536, "message.timeout.ms": 60000, "reconnect.backoff.ms": 20,
+                  "reconnect.backoff.max.ms": 250, "retry.backoff.ms": 20, "queue.buffering.max.messages": 200000,
+                  "metadata.recovery.strategy": "none"})
+    chunk, pace = 1000, 0.04  # 100 chunks, one every 40 ms: about 4 s of producing
+    began = time.time()
+    for start in range(0, RECORDS, chunk):
+        for i in range(start, start + chunk):
+            value = b"%08d" % i + b"." * (i % 13)
+            while True:
+                try:
+                    p.produce(topic, value=value, partition=i % partitions, on_delivery=on_delivery)
+                    break
+                except BufferError:
+                    p.poll(0.05)
+        p.poll(0)
+        time.sleep(max(0.0, began + (start // chunk + 1) * pace - time.time()))
+        if on_progress:
+            on_progress(delivered[0])
+    remaining = p.flush(60)
+    assert remaining == 0, f"{remaining} records undelivered after 60 s; errors {errors[:3]}"
+    if on_progress:
+        on_progress(delivered[0])
+    return errors
+
+
+def check_exactly_once(bootstrap, topic, partitions):
+    """Reads every partition from the beginning (assign, no group): exactly RECORDS records, each sequence
+    number once, in produce order within its partition, and nothing beyond them in the log."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "unused-" + uuid.uuid4().hex[:6],
+                  "enable.auto.commit": False, "enable.partition.eof": True, "fetch.max.bytes": 8 << 20})
+    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(partitions)])
+    seqs = {p: [] for p in range(partitions)}
+    offsets = {p: [] for p in range(partitions)}
+    eof = set()
+    try:
+        deadline = time.time() + 40
+        while len(eof) < partitions and time.time() < deadline:
+            for m in c.consume(num_messages=10000, timeout=0.5):
+                if m.error():
+                    if m.error().code() == KafkaError._PARTITION_EOF:
+                        eof.add(m.partition())  # the producer is done: the end of the log is final
+                        continue
+                    raise AssertionError(m.error())
+                eof.discard(m.partition())
+                seqs[m.partition()].append(int(m.value()[:8]))
+                offsets[m.partition()].append(m.offset())
+        ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in range(partitions)}
+    finally:
+        c.close()
+    total = sum(len(s) for s in seqs.values())
+    every = sorted(s for ss in seqs.values() for s in ss)
+    dupes = len(every) - len(set(every))
+    assert dupes == 0, f"{dupes} duplicated records (of {total})"
+    assert total == RECORDS, f"read {total} records, expected {RECORDS}; missing {len(set(range(RECORDS)) - set(every))}"
+    assert every == list(range(RECORDS))
+    for p in range(partitions):
+        assert all(s % partitions == p for s in seqs[p]), f"partition {p} holds another partition's records"
+        assert seqs[p] == sorted(seqs[p]), f"partition {p}: records out of produce order"
+        assert offsets[p] == list(range(len(offsets[p]))), f"partition {p}: offsets not dense from 0"
+        assert ends[p] == (0, len(seqs[p])), f"partition {p}: log ends at {ends[p]}, read {len(seqs[p])}"
+
+
+@pytest.mark.parametrize("partitions", [1, 3])
+def test_idempotent_producer_through_a_proxy_that_drops_connections(make_broker, topic, partitions):
+    proxy = ChaosProxy(interval=0.3)
+    try:
+        broker = make_broker({**GROUP_OVERRIDES, "advertised.listeners": f"PLAINTEXT://127.0.0.1:{proxy.port}"})
+        proxy.target_port = broker.port
+        bootstrap = f"127.0.0.1:{proxy.port}"
+        create_topic(bootstrap, topic, partitions)
+        proxy.dropping.set()
+        errors = produce_sequenced(bootstrap, topic, partitions)
+        proxy.dropping.clear()
+        assert not errors, errors[:3]
+        assert proxy.drops >= 3, f"the proxy cut connections only {proxy.drops} times"
+        assert proxy.lost_produce_responses > 0, "no Produce response was lost: deduplication went untested"
+        check_exactly_once(bootstrap, topic, partitions)
+        assert_still_serving(broker)
+    finally:
+        proxy.close()
+
+
+@pytest.mark.parametrize("partitions", [1, 3])
+def test_idempotent_producer_across_a_broker_sigkill(make_broker, topic, partitions):
+    # Through the proxy, without its periodic cuts: it holds back the broker's Produce responses just before the
+    # SIGKILL, so batches the broker appended were never acknowledged. After the restart the producer sends them
+    # again, and the broker must know them from the producer state it rebuilt from its log.
+    proxy = ChaosProxy()
+    try:
+        broker = make_broker({**GROUP_OVERRIDES, "advertised.listeners": f"PLAINTEXT://127.0.0.1:{proxy.port}"})
+        proxy.target_port = broker.port
+        bootstrap = f"127.0.0.1:{proxy.port}"
+        create_topic(bootstrap, topic, partitions)
+        restarted = threading.Event()
+        killed_at = []
+
+        def kill_and_start():
+            proxy.muted.set()
+            deadline = time.time() + 5
+            while proxy.lost_produce_responses == 0 and time.time() < deadline:
+                time.sleep(0.005)
+            broker.kill()
+            proxy.muted.clear()
+            broker.start()
+            restarted.set()
+
+        restarter = None
+
+        def on_progress(delivered):
+            nonlocal restarter
+            if restarter is None and delivered >= RECORDS // 3:
+                killed_at.append(delivered)
+                restarter = threading.Thread(target=kill_and_start)
+                restarter.start()
+
+        errors = produce_sequenced(bootstrap, topic, partitions, on_progress)
+        assert restarter is not None
+        restarter.join(30)
+        assert restarted.is_set()
+        assert killed_at[0] < RECORDS, "the broker was killed after the last delivery"
+        assert proxy.lost_produce_responses > 0, "no Produce response was lost at the kill"
+        assert not errors, errors[:3]
+        check_exactly_once(bootstrap, topic, partitions)
+    finally:
+        proxy.close()
+
+
+# MARK: kcat's balanced consumer
+
+
+@pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat is not installed (make venv installs it)")
+def test_two_kcat_balanced_consumers_print_every_record_once(make_broker, topic):
+    # The first rebalance of the new group waits 3 s, so both kcats join its first generation.
+    broker = make_broker({"group.initial.rebalance.delay.ms": "3000", "offsets.topic.num.partitions": "5"})
+    create_topic(broker.bootstrap, topic, 6)
+    values = [f"kc-{i}" for i in range(6000)]
+    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
+    for i, v in enumerate(values):
+        p.produce(topic, value=v.encode(), partition=i % 6)
+    assert p.flush(30) == 0
+    group = group_name()
+    args = ["kcat", "-b", broker.bootstrap, "-G", group, "-o", "beginning", "-e", "-f", "%t %p %o %s\n",
+            "-X", "session.timeout.ms=10000", "-X", "heartbeat.interval.ms=500", topic]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    outs = []
+    try:
+        for proc in procs:
+            out, err = proc.communicate(timeout=40)
+            assert proc.returncode == 0, err.decode()
+            outs.append((out.decode(), err.decode()))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    got = []
+    partitions = []
+    for out, _ in outs:
+        lines = [line.split(" ", 3) for line in out.splitlines()]
+        assert all(line[0] == topic for line in lines)
+        got += [(int(part), int(offset), value) for _, part, offset, value in lines]
+        partitions.append({int(line[1]) for line in lines})
+    values_got = [g[2] for g in got]
+    assert len(values_got) == len(set(values_got)), \
+        f"{len(values_got) - len(set(values_got))} records printed twice"
+    assert sorted(values_got) == sorted(values)
+    for part, offset, value in got:
+        i = int(value[3:])
+        assert (part, offset) == (i % 6, i // 6)
+    # Balanced: each kcat printed records of its own partitions.
+    assert partitions[0] and partitions[1], f"one kcat got nothing: {outs[0][1][-400:]} / {outs[1][1][-400:]}"
+    assert partitions[0].isdisjoint(partitions[1])
+    assert sorted(map(len, partitions)) == [3, 3] and partitions[0] | partitions[1] == set(range(6))
+
+
+# MARK: Three members, one leaves
+
+
+def check_split(assignments, partitions):
+    sets = [set(a) for a in assignments]
+    union = set().union(*sets)
+    return (all(sets) and union == set(range(partitions))
+            and sum(len(s) for s in sets) == partitions)
+
+
+def test_three_confluent_members_split_six_partitions_and_take_over_when_one_leaves(make_broker, topic):
+    broker = make_broker(GROUP_OVERRIDES)
+    create_topic(broker.bootstrap, topic, 6)
+    group = group_name()
+    session_ms = 10000
+    members = [Consumer({"bootstrap.servers": broker.bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                         "session.timeout.ms": session_ms, "heartbeat.interval.ms": 300,
+                         "partition.assignment.strategy": "roundrobin"}) for _ in range(3)]
+    received = {i: [] for i in range(3)}
+
+    def poll_all(active):
+        for i in active:
+            for m in members[i].consume(num_messages=100, timeout=0.05):
+                if not m.error():
+                    received[i].append((m.partition(), m.value()))
+
+    def assignments(active):
+        return [sorted(tp.partition for tp in members[i].assignment()) for i in active]
+
+    for c in members:
+        c.subscribe([topic])
+    closed = set()
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline and not check_split(assignments(range(3)), 6):
+            poll_all(range(3))
+        split = assignments(range(3))
+        assert check_split(split, 6), f"assignments {split}"
+        assert [len(a) for a in split] == [2, 2, 2]
+
+        # Member 0 leaves (LeaveGroup): the other two take its partitions well within the session timeout.
+        members[0].close()
+        closed.add(0)
+        left_at = time.time()
+        while time.time() < left_at + session_ms / 1000 and not check_split(assignments([1, 2]), 6):
+            poll_all([1, 2])
+        took = time.time() - left_at
+        after = assignments([1, 2])
+        assert check_split(after, 6), f"after the leave: {after} ({took:.1f} s)"
+        assert took < session_ms / 1000 * 0.8, f"takeover took {took:.1f} s"
+        assert set(split[0]) <= set(after[0]) | set(after[1])
+
+        # Both survivors fetch their partitions: one record per partition reaches its new owner.
+        p = Producer({"bootstrap.servers": broker.bootstrap})
+        for part in range(6):
+            p.produce(topic, value=f"after-{part}".encode(), partition=part)
+        assert p.flush(10) == 0
+        deadline = time.time() + 20
+        while time.time() < deadline and len(received[1]) + len(received[2]) < 6:
+            poll_all([1, 2])
+        for i, owned in zip([1, 2], after):
+            assert sorted(received[i]) == [(part, f"after-{part}".encode()) for part in owned]
+    finally:
+        for i, c in enumerate(members):
+            if i not in closed:
+                c.close()
+
+
+def test_three_aiokafka_members_split_six_partitions_and_take_over_when_one_leaves(make_broker, topic):
+    broker = make_broker(GROUP_OVERRIDES)
+    create_topic(broker.bootstrap, topic, 6)
+    group = group_name()
+    session_ms = 10000
+
+    async def run():
+        members = [aiokafka.AIOKafkaConsumer(topic, bootstrap_servers=broker.bootstrap, group_id=group,
+                                             auto_offset_reset="earliest", session_timeout_ms=session_ms,
+                                             heartbeat_interval_ms=300) for _ in range(3)]
+        received = {i: [] for i in range(3)}
+        for c in members:
+            await c.start()
+        active = [0, 1, 2]
+
+        async def poll(indices):
+            for i in indices:
+                for _, messages in (await members[i].getmany(timeout_ms=50)).items():
+                    received[i] += [(m.partition, m.value) for m in messages]
+
+        def assignments(indices):
+            return [sorted(tp.partition for tp in members[i].assignment()) for i in indices]
+
+        try:
+            deadline = time.time() + 30
+            while time.time() < deadline and not check_split(assignments(active), 6):
+                await poll(active)
+            split = assignments(active)
+            assert check_split(split, 6), f"assignments {split}"
+            assert [len(a) for a in split] == [2, 2, 2]
+
+            await members[0].stop()
+            active = [1, 2]
+            left_at = time.time()
+            while time.time() < left_at + session_ms / 1000 and not check_split(assignments(active), 6):
+                await poll(active)
+            took = time.time() - left_at
+            after = assignments(active)
+            assert check_split(after, 6), f"after the leave: {after} ({took:.1f} s)"
+            assert took < session_ms / 1000 * 0.8, f"takeover took {took:.1f} s"
+
+            p = Producer({"bootstrap.servers": broker.bootstrap})
+            for part in range(6):
+                p.produce(topic, value=f"after-{part}".encode(), partition=part)
+            assert p.flush(10) == 0
+            deadline = time.time() + 20
+            while time.time() < deadline and len(received[1]) + len(received[2]) < 6:
+                await poll(active)
+            for i, owned in zip(active, after):
+                assert sorted(received[i]) == [(part, f"after-{part}".encode()) for part in owned]
+        finally:
+            for i in active:
+                await members[i].stop()
+
+    asyncio.run(run())
+
+
+# MARK: Bad group requests over a raw socket
+
+
+def bytes_(b):
+    return struct.pack(">i", -1) if b is None else struct.pack(">i", len(b)) + b
+
+
+def array(items):
+    return struct.pack(">i", len(items)) + b"".join(items)
+
+
+class Reader:
+    def __init__(self, data):
+        self.data, self.pos = data, 0
+
+    def take(self, fmt):
+        (v,) = struct.unpack_from(">" + fmt, self.data, self.pos)
+        self.pos += struct.calcsize(">" + fmt)
+        return v
+
+    def string(self):
+        n = self.take("h")
+        if n < 0:
+            return None
+        s = self.data[self.pos:self.pos + n].decode()
+        self.pos += n
+        return s
+
+    def bytes(self):
+        n = self.take("i")
+        if n < 0:
+            return None
+        b = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return b
+
+
+def subscription(topics):
+    """ConsumerProtocolSubscription v0: version, topics, user data."""
+    return struct.pack(">h", 0) + array([string(t) for t in topics]) + bytes_(None)
+
+
+class RawClient:
+    def __init__(self, broker):
+        self.sock = connect(broker, timeout=15)
+        self.correlation_id = 0
+
+    def call(self, api_key, version, body):
+        self.correlation_id += 1
+        self.sock.sendall(frame(api_key, version, self.correlation_id, body))
+        answer = read_response(self.sock)
+        assert answer is not None, f"the broker closed the connection on api {api_key} v{version}"
+        assert answer[0] == self.correlation_id
+        return Reader(answer[1])
+
+    def join_v1(self, group, member_id, protocol_type, protocols, session_ms=30000):
+        body = (string(group) + struct.pack(">ii", session_ms, session_ms) + string(member_id) + string(protocol_type)
+                + array([string(name) + bytes_(meta) for name, meta in protocols]))
+        r = self.call(11, 1, body)
+        error, generation = r.take("h"), r.take("i")
+        protocol, leader, member = r.string(), r.string(), r.string()
+        members = [(r.string(), r.bytes()) for _ in range(r.take("i"))]
+        return {"error": error, "generation": generation, "protocol": protocol, "leader": leader,
+                "member_id": member, "members": members}
+
+    def sync_v1(self, group, generation, member_id, assignments):
+        body = (string(group) + struct.pack(">i", generation) + string(member_id)
+                + array([string(m) + bytes_(a) for m, a in assignments]))
+        r = self.call(14, 1, body)
+        r.take("i")  # throttle
+        return r.take("h"), r.bytes()
+
+    def heartbeat_v1(self, group, generation, member_id):
+        r = self.call(12, 1, string(group) + struct.pack(">i", generation) + string(member_id))
+        r.take("i")
+        return r.take("h")
+
+    def commit_v2(self, group, generation, member_id, offsets):
+        """offsets: {topic: {partition: offset}} -> {(topic, partition): error}."""
+        body = (string(group) + struct.pack(">i", generation) + string(member_id) + struct.pack(">q", -1)
+                + array([string(t) + array([struct.pack(">iq", p, o) + struct.pack(">h", -1) for p, o in parts.items()])
+                         for t, parts in offsets.items()]))
+        r = self.call(8, 2, body)
+        out = {}
+        for _ in range(r.take("i")):
+            name = r.string()
+            for _ in range(r.take("i")):
+                part = r.take("i")
+                out[(name, part)] = r.take("h")
+        return out
+
+    def close(self):
+        self.sock.close()
+
+
+NONE, UNKNOWN_TOPIC_OR_PARTITION, ILLEGAL_GENERATION, INCONSISTENT_GROUP_PROTOCOL = 0, 3, 22, 23
+
+
+def test_bad_group_requests_get_kafka_errors_and_the_broker_keeps_serving(make_broker, topic):
+    broker = make_broker(GROUP_OVERRIDES)
+    create_topic(broker.bootstrap, topic, 2)
+    group = group_name()
+    leader = RawClient(broker)
+    try:
+        joined = leader.join_v1(group, "", "consumer", [("range", subscription([topic]))])
+        assert joined["error"] == NONE, joined
+        member, generation = joined["member_id"], joined["generation"]
+        assert joined["leader"] == member and generation >= 1 and joined["protocol"] == "range"
+        assert [m[0] for m in joined["members"]] == [member]
+
+        # Another member asks to join the consumer group as a Connect worker: a protocol type of another kind.
+        other = RawClient(broker)
+        answer = other.join_v1(group, "", "connect", [("default", b"\x00\x01whatever")])
+        assert answer["error"] == INCONSISTENT_GROUP_PROTOCOL, answer
+        # The same type but no protocol in common with the group's members: also inconsistent.
+        answer = other.join_v1(group, "", "consumer", [("no-such-assignor", subscription([topic]))])
+        assert answer["error"] == INCONSISTENT_GROUP_PROTOCOL, answer
+        other.close()
+        assert_still_serving(broker)
+
+        # The leader's assignment is opaque to the broker: bytes that are no ConsumerProtocolAssignment come back
+        # to the member untouched.
+        garbage = b"\xff\xfe not an assignment \x00\x00\x7f\xff\xff\xff" + os.urandom(32)
+        error, assignment = leader.sync_v1(group, generation, member, [(member, garbage)])
+        assert error == NONE
+        assert assignment == garbage
+        assert leader.heartbeat_v1(group, generation, member) == NONE
+        assert_still_serving(broker)
+
+        # Heartbeat and OffsetCommit from the wrong generation.
+        assert leader.heartbeat_v1(group, generation + 1, member) == ILLEGAL_GENERATION
+        assert leader.heartbeat_v1(group, generation - 1, member) == ILLEGAL_GENERATION
+        errors = leader.commit_v2(group, generation + 5, member, {topic: {0: 1}})
+        assert errors == {(topic, 0): ILLEGAL_GENERATION}
+        assert_still_serving(broker)
+
+        # OffsetCommit for a topic that does not exist and a partition beyond the topic's: per partition errors,
+        # while the partition that exists is committed.
+        errors = leader.commit_v2(group, generation, member,
+                                  {topic: {0: 0, 7: 5}, "no-such-topic-" + uuid.uuid4().hex[:6]: {0: 3}})
+        assert errors[(topic, 0)] == NONE
+        assert errors[(topic, 7)] == UNKNOWN_TOPIC_OR_PARTITION
+        assert [e for (t, _), e in errors.items() if t.startswith("no-such-topic")] == [UNKNOWN_TOPIC_OR_PARTITION]
+        assert_still_serving(broker)
+        assert leader.heartbeat_v1(group, generation, member) == NONE
+    finally:
+        leader.close()
+
+    # A member whose subscription metadata is garbage for the consumer protocol, in a group of its own.
+    weird = RawClient(broker)
+    try:
+        answer = weird.join_v1(group_name(), "", "consumer", [("range", b"\x00\x00\x7f\xff\xff\xff\x01")])
+        assert answer["error"] == NONE, answer
+    finally:
+        weird.close()
+    assert_still_serving(broker)
+
+    # The group with the opaque assignment survives a restart (it was written to __consumer_offsets).
+    assert broker.stop() == 0, broker.log_tail()
+    broker.start()
+    assert_still_serving(broker)
+    with connect(broker) as sock:
+        sock.sendall(frame(15, 0, 7, array([string(group)])))  # DescribeGroups v0
+        correlation_id, body = read_response(sock)
+        r = Reader(body)
+        assert r.take("i") == 1
+        assert r.take("h") == NONE and r.string() == group
+        state, protocol_type, protocol = r.string(), r.string(), r.string()
+        assert (state, protocol_type, protocol) == ("Stable", "consumer", "range")
+        members = []
+        for _ in range(r.take("i")):
+            members.append((r.string(), r.string(), r.string(), r.bytes(), r.bytes()))
+        # The member whose session has not ended yet is still there, with the bytes the leader assigned.
+        assert [(m[0], m[4]) for m in members] == [(member, garbage)]
