@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RELEASE_BIN := .build/release/samsa
 
-.PHONY: demo test deps build release unit compat venv bench clean check-generated
+.PHONY: demo test deps build release unit compat venv bench clean check-generated fuzz fuzz-build fuzz-test soak
 
 deps:
 	@scripts/deps.sh
@@ -33,12 +33,28 @@ unit: deps
 compat: release venv
 	SAMSA_BIN=$(abspath $(RELEASE_BIN)) $(PY) -m pytest -q Tests/compat
 
+# Soak: the release broker under producers and consumers for SOAK_SECONDS (default 120), restarted with SIGTERM
+# and SIGKILL, then every acknowledged record checked (scripts/soak/soak.py). Not part of `make test`.
+soak: release venv
+	$(PY) scripts/soak/soak.py --bin $(abspath $(RELEASE_BIN))
+
 # The generated protocol codecs must match their schema (scripts/protocol/).
 check-generated:
 	python3 scripts/protocol/generate.py --check
 
+# libFuzzer targets for every decoder (fuzz/README.md): `make fuzz` runs each for FUZZ_SECONDS (default 300);
+# `make test` runs each for FUZZ_TEST_SECONDS on the committed corpus.
+FUZZ_SECONDS ?= 300
+FUZZ_TEST_SECONDS ?= 15
+fuzz-build: deps
+	fuzz/build.sh
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_SECONDS)
+fuzz-test: fuzz-build
+	fuzz/run.sh $(FUZZ_TEST_SECONDS)
+
 # Everything the project tests.
-test: check-generated unit compat
+test: check-generated unit compat fuzz-test
 
 bench: deps
 	cd Benchmarks && $(SWIFT) package --disable-sandbox benchmark

@@ -81,13 +81,26 @@ public final class LogManager: Sendable {
         let cleanerManager = try LogCleanerManager(dataDirectory: dataDirectory, fileSystem: fileSystem)
         let cleanPoints = cleanerManager.checkpoints
         for (tp, log) in opened { log.setFirstDirtyOffset(cleanPoints[tp]) }
-        // From here on the directory is live: a crash before `close` must lead to recovery.
-        do { try fileSystem.removeFile(marker) } catch { throw .io(error) }
+        // From here on the directory is live: a crash before `close` must lead to recovery, so the marker's
+        // removal must be durable before anything is written (or a crash would bring it back and skip recovery).
+        do {
+            if clean {
+                try fileSystem.removeFile(marker)
+                try fileSystem.syncDirectory(dataDirectory)
+            }
+        } catch {
+            throw .io(error)
+        }
         let cleaner = LogCleaner(config: cleanerConfig, manager: cleanerManager, clock: clock, logger: logger)
         let manager = LogManager(
             dataDirectory: dataDirectory, fileSystem: fileSystem, clock: clock, logger: logger,
             appendObserver: appendObserver, logs: opened, reports: reports, backgroundIntervalMs: backgroundIntervalMs,
             retentionCheckIntervalMs: retentionCheckIntervalMs, cleaner: cleaner)
+        // A log that came back shorter than its checkpointed recovery point (a crash during a truncation) must not
+        // keep that checkpoint: it would vouch for what is appended next, and recovery would skip it.
+        if opened.contains(where: { tp, log in log.recoveryPoint < (recoveryPoints[tp] ?? 0) }) {
+            try manager.checkpoint()
+        }
         return manager
     }
 
@@ -219,6 +232,35 @@ public final class LogManager: Sendable {
         } catch {
             preconditionFailure("\(error)")
         }
+    }
+
+    /// Truncates a partition's log (`Log.truncate`) with the recovery-point checkpoint lowered first and rewritten
+    /// after, as Kafka does: a checkpoint above the truncation point would vouch, after a crash, for segments the
+    /// truncation changed (or for offsets written later and never flushed), and they would not be rescanned.
+    /// Returns the new log end offset.
+    @discardableResult
+    public func truncate(_ tp: TopicPartition, to offset: Int64) throws(LogError) -> Int64 {
+        guard let log = log(tp) else { throw .invalidDirectory(path: dataDirectory + "/" + tp.directoryName, reason: "no such partition") }
+        let previous = log.state.withLock { state in
+            defer { state.recoveryPoint = min(state.recoveryPoint, max(offset, state.logStartOffset)) }
+            return state.recoveryPoint
+        }
+        do {
+            try checkpoint()
+        } catch {
+            // Nothing was truncated: the recovery point was right.
+            log.state.withLock { $0.recoveryPoint = max($0.recoveryPoint, previous) }
+            throw error
+        }
+        let end = try log.truncate(to: offset)
+        do {
+            try checkpoint()
+        } catch {
+            // The checkpoint may be above the new log end: writes are no longer safe.
+            log.state.withLock { $0.offlineReason = "truncated, but the checkpoints could not be written: \(error)" }
+            throw error
+        }
+        return end
     }
 
     /// Writes the recovery-point and log-start-offset checkpoints of every open log.

@@ -23,10 +23,12 @@ LISTENING = re.compile(r"listening on PLAINTEXT://127\.0\.0\.1:(\d+)")
 class Broker:
     """One `samsa server-start` process."""
 
-    def __init__(self, data_dir, overrides=None, log_path=None):
+    def __init__(self, data_dir, overrides=None, log_path=None, env=None):
         self.bin = SAMSA_BIN
         self.data_dir = data_dir
         self.overrides = dict(overrides or {})
+        # Variables added to the broker's environment (an LD_PRELOAD fault shim, for one).
+        self.env = dict(env or {})
         self.log_path = log_path or os.path.join(data_dir + ".logs", "broker.log")
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
         self.port = 0
@@ -47,7 +49,8 @@ class Broker:
         log.write(f"===== start {self.starts}: {' '.join(args)}\n")
         log.flush()
         offset = log.tell()
-        self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                     env={**os.environ, **self.env} if self.env else None)
         log.close()
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -111,8 +114,8 @@ def make_broker(samsa_bin, tmp_path):
     """Starts brokers of the test's own (with overrides); stops them at the end."""
     started = []
 
-    def make(overrides=None):
-        b = Broker(str(tmp_path / f"data{len(started)}"), overrides)
+    def make(overrides=None, env=None):
+        b = Broker(str(tmp_path / f"data{len(started)}"), overrides, env=env)
         started.append(b)
         return b.start()
 

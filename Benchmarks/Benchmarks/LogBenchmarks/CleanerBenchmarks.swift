@@ -58,6 +58,7 @@ func cleanerBenchmarks() {
             ) { benchmark in
                 let (log, tp) = cleaner.freshLog()
                 let size = log.size
+                let cpuBefore = CleanerBench.threadCPUSeconds()
                 benchmark.startMeasurement()
                 let start = DispatchTime.now().uptimeNanoseconds
                 var rounds = 0
@@ -70,7 +71,8 @@ func cleanerBenchmarks() {
                 benchmark.stopMeasurement()
                 benchmark.measurement(CleanerBench.mbPerSecond, Int(Double(size) / 1e6 / seconds))
                 if ProcessInfo.processInfo.environment["SAMSA_CLEANER_BENCH_VERBOSE"] != nil {
-                    print("\(rounds) cleanings, \(Double(size) / 1e6 / seconds) MB/s of log; last:\n\(last!)")
+                    let cpu = CleanerBench.threadCPUSeconds() - cpuBefore
+                    print("\(rounds) cleanings, \(Double(size) / 1e6 / seconds) MB/s of log, \(cpu) s of thread CPU time; last:\n\(last!)")
                 }
                 try! cleaner.manager.deleteLog(tp)
             }
@@ -196,6 +198,14 @@ enum CleanerBench {
             try! FileManager.default.copyItem(atPath: source.directory + "/compacted-0", toPath: root + "/" + tp.directoryName)
             return (try! manager.getOrCreateLog(tp, config: CleanerBench.logConfig), tp)
         }
+    }
+
+    /// This thread's CPU time (user + system): on a shared machine, less disturbed by other work than the wall
+    /// clock (printed with SAMSA_CLEANER_BENCH_VERBOSE).
+    static func threadCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(1), &usage)  // RUSAGE_THREAD
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
     struct Copy {

@@ -50,8 +50,8 @@ struct BatchFilter {
 
     /// Appends what is left of `batch` after cleaning to `output`.
     mutating func filter(
-        _ batch: RecordBatch, map: SkimpyOffsetMap, transactions: TransactionIndex, keepIfEmptied: Bool,
-        file: String, position: Int64, stats: inout CleanerStats
+        _ batch: RecordBatch, map: SkimpyOffsetMap, states: OffsetStates, transactions: TransactionIndex,
+        keepIfEmptied: Bool, file: String, position: Int64, stats: inout CleanerStats
     ) throws(CleanerError) {
         stats.bytesRead += Int64(batch.sizeInBytes)
         let count = Int(batch.recordCount)
@@ -73,8 +73,8 @@ struct BatchFilter {
         }
         if codec == .none {
             try filterRecords(
-                batch, section: batch.recordsSection, map: map, keepEmpty: keepEmpty, file: file, position: position,
-                stats: &stats)
+                batch, section: batch.recordsSection, map: map, states: states, keepEmpty: keepEmpty, file: file,
+                position: position, stats: &stats)
             return
         }
         decompressed.removeAll(keepingCapacity: true)
@@ -87,14 +87,16 @@ struct BatchFilter {
         // A second reference to the buffer keeps the section alive while `self` is written to.
         let section = decompressed
         try section.withBytes { (bytes) throws(CleanerError) in
-            try filterRecords(batch, section: bytes, map: map, keepEmpty: keepEmpty, file: file, position: position, stats: &stats)
+            try filterRecords(
+                batch, section: bytes, map: map, states: states, keepEmpty: keepEmpty, file: file, position: position,
+                stats: &stats)
         }
     }
 
     /// Decides record by record, then writes the batch (copied, rewritten, empty, or nothing).
     private mutating func filterRecords(
-        _ batch: RecordBatch, section: UnsafeRawBufferPointer, map: SkimpyOffsetMap, keepEmpty: Bool, file: String,
-        position: Int64, stats: inout CleanerStats
+        _ batch: RecordBatch, section: UnsafeRawBufferPointer, map: SkimpyOffsetMap, states: OffsetStates,
+        keepEmpty: Bool, file: String, position: Int64, stats: inout CleanerStats
     ) throws(CleanerError) {
         let count = Int(batch.recordCount)
         let base = batch.baseOffset
@@ -105,8 +107,8 @@ struct BatchFilter {
         retained.removeAll(keepingCapacity: true)
         located.removeAll(keepingCapacity: true)
         digests.removeAll(keepingCapacity: true)
-        // First every record's place and its key's digest, touching the digests' slots so that the map's cache
-        // misses overlap; then the decisions.
+        // First every record's place and, where the map pass left its offset's state unknown, its key's digest,
+        // touching the digests' slots so that the map's cache misses overlap; then the decisions.
         var p = 0
         for i in 0..<count {
             let record: RawRecord
@@ -114,7 +116,8 @@ struct BatchFilter {
                 throw .log(.corruptBatch(file: file, position: position, reason: error))
             }
             located.append(record)
-            if let key = record.key(in: section), base + Int64(record.offsetDelta) <= latest {
+            let offset = base + Int64(record.offsetDelta)
+            if let key = record.key(in: section), offset <= latest, states.state(offset) == .unknown {
                 digests.append(map.digest(key))
             }
         }
@@ -132,9 +135,15 @@ struct BatchFilter {
             if offset > latest {
                 keep = true  // past the map: not considered by this cleaning
             } else if record.keyStart >= 0 {
-                let digest = digests[nextDigest]
-                nextDigest += 1
-                if offset < map.get(digest) {
+                let superseded: Bool
+                switch states.state(offset) {
+                case .latest: superseded = false
+                case .superseded: superseded = true
+                case .unknown:
+                    superseded = offset < map.get(digests[nextDigest])
+                    nextDigest += 1
+                }
+                if superseded {
                     keep = false  // a later record has this key
                 } else if record.hasValue {
                     keep = true

@@ -26,6 +26,8 @@ final class Cleaner: @unchecked Sendable {
     let id: Int
     let config: CleanerConfig
     let offsetMap: SkimpyOffsetMap
+    /// What the map pass learned of each dirty offset, so the rewrite pass hashes and probes only the rest.
+    let offsetStates: OffsetStates
     let throttler: Throttler
     let logger: Logger
     /// Checked between batches: the cleaner is stopping.
@@ -44,6 +46,8 @@ final class Cleaner: @unchecked Sendable {
         self.id = id
         self.config = config
         self.offsetMap = SkimpyOffsetMap(memory: config.offsetMapMemoryPerThread)
+        // Two bits per offset: an eighth of the map's memory on top of it, at most 16 MiB (64 Mi offsets).
+        self.offsetStates = OffsetStates(maxOffsets: min(64 << 20, config.offsetMapMemoryPerThread / 2))
         self.throttler = throttler
         self.logger = logger
         self.shouldStop = shouldStop
@@ -122,6 +126,7 @@ final class Cleaner: @unchecked Sendable {
     ) throws(CleanerError) {
         offsetMap.clear()
         offsetMap.latestOffset = start - 1
+        offsetStates.reset(base: start, span: end - start)
         transactions.clear()
         let dirty = segments.filter { $0.nextOffset > start && $0.baseOffset < end }
         for (k, snapshot) in dirty.enumerated() {
@@ -143,6 +148,7 @@ final class Cleaner: @unchecked Sendable {
     ) throws(CleanerError) -> Bool {
         let maxSize = maxDesiredMapSize
         let map = offsetMap
+        let states = offsetStates
         let path = snapshot.segment.log.path
         var full = false
         try forEachBatch(snapshot, from: position) { (batch, at) throws(CleanerError) -> Bool in
@@ -163,7 +169,9 @@ final class Cleaner: @unchecked Sendable {
                 let base = batch.baseOffset
                 let count = Int(batch.recordCount)
                 let outcome = try filter.withRecordsSection(batch, file: path, position: at) { (section) -> MapOutcome in
-                    mapper.mapRecords(section, count: count, baseOffset: base, startOffset: startOffset, map: map, budget: budget)
+                    mapper.mapRecords(
+                        section, count: count, baseOffset: base, startOffset: startOffset, map: map, states: states,
+                        budget: budget)
                 }
                 switch outcome {
                 case .done: break
@@ -199,7 +207,7 @@ final class Cleaner: @unchecked Sendable {
         /// The batch's digests are computed and their slots touched first, so the map's cache misses overlap.
         mutating func mapRecords(
             _ section: UnsafeRawBufferPointer, count: Int, baseOffset: Int64, startOffset: Int64, map: SkimpyOffsetMap,
-            budget: Int
+            states: OffsetStates, budget: Int
         ) -> MapOutcome {
             keys.removeAll(keepingCapacity: true)
             digests.removeAll(keepingCapacity: true)
@@ -218,7 +226,9 @@ final class Cleaner: @unchecked Sendable {
             digests.withUnsafeBufferPointer { map.touch($0) }
             for key in keys {
                 if map.size >= budget { return .full }
-                map.put(key.digest, offset: key.offset)
+                let superseded = map.put(key.digest, offset: key.offset)
+                states.notePut(key.offset)
+                if superseded >= 0 { states.noteSuperseded(superseded) }
             }
             return .done
         }
@@ -228,6 +238,7 @@ final class Cleaner: @unchecked Sendable {
     private func mapControlBatch(_ batch: RecordBatch, path: String, position at: Int64) throws(CleanerError) {
         guard batch.recordCount > 0 else { return }
         let map = offsetMap
+        let states = offsetStates
         let producerId = batch.producerId
         let marker = try filter.withRecordsSection(batch, file: path, position: at) { (section) -> (Int16, Int64)? in
             guard let record = RawRecord.locate(section, at: 0), record.keyStart >= 0, record.keyCount >= 4 else { return nil }
@@ -239,7 +250,11 @@ final class Cleaner: @unchecked Sendable {
         }
         switch type {
         case ControlRecord.Kind.commit.rawValue:
-            transactions.onCommit(producerId: producerId) { digest, offset in map.put(digest, offset: offset) }
+            transactions.onCommit(producerId: producerId) { digest, offset in
+                let superseded = map.put(digest, offset: offset)
+                states.notePut(offset)
+                if superseded >= 0 { states.noteSuperseded(superseded) }
+            }
         case ControlRecord.Kind.abort.rawValue:
             transactions.onAbort(producerId: producerId, markerOffset: offset)
         default: break
@@ -313,7 +328,7 @@ final class Cleaner: @unchecked Sendable {
                     throw .log(.corruptBatch(file: snapshot.segment.log.path, position: at, reason: error))
                 }
                 try filter.filter(
-                    batch, map: offsetMap, transactions: transactions, keepIfEmptied: lastOfGroup,
+                    batch, map: offsetMap, states: offsetStates, transactions: transactions, keepIfEmptied: lastOfGroup,
                     file: snapshot.segment.log.path, position: at, stats: &stats)
                 if filter.output.count >= ioBufferSize {
                     try flush(into: destination, indexIntervalBytes: config.indexIntervalBytes, stats: &stats)

@@ -110,6 +110,11 @@ public final class LogCleaner: Sendable {
     private func run(_ cleaner: Cleaner, _ log: Log, _ toClean: LogToClean) throws(CleanerError) -> CleanerStats {
         let tp = log.topicPartition!
         do throws(CleanerError) {
+            // The records that supersede older ones must be durable before the older ones go: otherwise a crash that
+            // loses the newer value after the cleaner removed the older (flushed, acknowledged) one loses the key.
+            if log.recoveryPoint < toClean.firstUncleanableOffset {
+                do { try log.flush() } catch { throw CleanerError.log(error) }
+            }
             let stats = try cleaner.clean(log, toClean, now: clock())
             do { try manager.doneCleaning(tp, stats: stats) } catch { throw CleanerError.log(error) }
             config.phaseObserver?(.checkpointed)

@@ -53,7 +53,7 @@ extension Log {
             var uncleanable = activeBase
             if config.minCompactionLagMs > 0, firstDirtySegment <= lastNonActive {
                 for i in firstDirtySegment...lastNonActive {
-                    try ensureIndexesLoaded(i, state: &state)
+                    try ensureTimestampsKnown(i, state: &state)
                     if state.segments[i].largestTimestamp > now - config.minCompactionLagMs {
                         uncleanable = min(uncleanable, state.segments[i].baseOffset)
                         break

@@ -73,6 +73,12 @@ struct RawRecord {
         var byte = base[p]
         p += 1
         if byte < 0x80 { return Int64(byte >> 1) ^ -Int64(byte & 1) }
+        // Two bytes (record and value lengths of 64 to 8191 bytes) without the loop.
+        if p < end && base[p] < 0x80 {
+            let two = UInt64(byte & 0x7F) | UInt64(base[p]) << 7
+            p += 1
+            return Int64(bitPattern: two >> 1) ^ -Int64(bitPattern: two & 1)
+        }
         var raw = UInt64(byte & 0x7F)
         var shift: UInt64 = 7
         repeat {

@@ -88,6 +88,11 @@ final class SkimpyOffsetMap {
         guard let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), raw != MAP_FAILED else {
             preconditionFailure("cannot map a \(bytes)-byte offset map: errno \(errno)")
         }
+        #if os(Linux)
+        // Every probe lands on a random slot: with 4 KiB pages a table of tens of MiB misses the TLB on nearly
+        // every one. Transparent huge pages (where the system offers them) cover it with a few dozen entries.
+        if bytes >= 2 << 20 { _ = madvise(raw, bytes, MADV_HUGEPAGE) }
+        #endif
         return raw.bindMemory(to: UInt64.self, capacity: slots * wordsPerEntry)
     }
 
@@ -120,18 +125,27 @@ final class SkimpyOffsetMap {
     }
 
     /// Records `offset` as the latest for the key; an offset below the one already held is ignored (committed
-    /// transactions are added when their marker is read, after later records of the same key).
+    /// transactions are added when their marker is read, after later records of the same key). Returns the
+    /// offset this put superseded: the one held before when `offset` is larger, `offset` itself when the held one
+    /// is larger; -1 for a new key.
     @inline(__always)
-    func put(_ digest: KeyDigest, offset: Int64) {
+    @discardableResult
+    func put(_ digest: KeyDigest, offset: Int64) -> Int64 {
         precondition(offset >= 0, "offset map entries are offsets")
         if size >= growAt { grow() }
         precondition(size < slots, "offset map is full")
-        if Self.insert(digest, UInt64(offset) + 1, into: words, slots: slots) { size += 1 }
+        let stored = UInt64(offset) + 1
+        let held = Self.insert(digest, stored, into: words, slots: slots)
+        if held == 0 {
+            size += 1
+            return -1
+        }
+        return held == stored ? -1 : Int64(min(held, stored)) - 1
     }
 
-    /// Inserts or raises an entry; returns whether it took a new slot.
+    /// Inserts or raises an entry; returns what the slot held before (0 for a new slot).
     @inline(__always)
-    private static func insert(_ digest: KeyDigest, _ stored: UInt64, into words: UnsafeMutablePointer<UInt64>, slots: Int) -> Bool {
+    private static func insert(_ digest: KeyDigest, _ stored: UInt64, into words: UnsafeMutablePointer<UInt64>, slots: Int) -> UInt64 {
         var slot = firstSlot(digest, slots)
         while true {
             let entry = words + slot * wordsPerEntry
@@ -140,11 +154,11 @@ final class SkimpyOffsetMap {
                 entry[0] = digest.low
                 entry[1] = digest.high
                 entry[2] = stored
-                return true
+                return 0
             }
             if entry[0] == digest.low && entry[1] == digest.high {
                 if stored > held { entry[2] = stored }
-                return false
+                return held
             }
             slot += 1
             if slot == slots { slot = 0 }
@@ -178,7 +192,9 @@ final class SkimpyOffsetMap {
     /// without the intrinsic). The caller folds the results into a value it keeps, so the loads stay.
     @inline(__always)
     func touch(_ digest: KeyDigest) -> UInt64 {
-        words[Self.firstSlot(digest, slots) * Self.wordsPerEntry + 2]
+        // An entry (24 bytes) straddles two cache lines one time in four: its first and last words are loaded.
+        let entry = words + Self.firstSlot(digest, slots) * Self.wordsPerEntry
+        return entry[0] &+ entry[2]
     }
 
     /// Where `touch(_:)` folds what it loads.

@@ -130,17 +130,24 @@ final class PosixFile: LogFile {
 
     func write(gathering parts: [UnsafeRawBufferPointer], at offset: Int64) throws(FileSystemError) {
         if parts.count == 1 { return try write(parts[0], at: offset) }
-        // iovecs on the stack-ish: one array per call, at most IOV_MAX entries per system call.
-        var vectors = parts.compactMap { part -> iovec? in
-            part.isEmpty ? nil : iovec(iov_base: UnsafeMutableRawPointer(mutating: part.baseAddress), iov_len: part.count)
+        // The iovecs in a temporary allocation (on the stack for the few parts of an append); at most IOV_MAX
+        // entries per system call.
+        try withUnsafeTemporaryAllocation(of: iovec.self, capacity: parts.count) { (vectors) throws(FileSystemError) in
+            var count = 0
+            for part in parts where !part.isEmpty {
+                vectors[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: part.baseAddress), iov_len: part.count)
+                count += 1
+            }
+            try writeVectors(vectors.baseAddress!, count: count, at: offset)
         }
+    }
+
+    private func writeVectors(_ vectors: UnsafeMutablePointer<iovec>, count total: Int, at offset: Int64) throws(FileSystemError) {
         var position = offset
         var first = 0
-        while first < vectors.count {
-            let count = min(vectors.count - first, 1024)  // IOV_MAX on Linux
-            let n = vectors.withUnsafeMutableBufferPointer { v in
-                retrying { pwritev(descriptor, v.baseAddress! + first, Int32(count), off_t(position)) }
-            }
+        while first < total {
+            let count = min(total - first, 1024)  // IOV_MAX on Linux
+            let n = retrying { pwritev(descriptor, vectors + first, Int32(count), off_t(position)) }
             guard n > 0 else { throw .system("pwritev", path, errno: n == 0 ? EIO : errno) }
             position += Int64(n)
             // Advance past what was written, which may end inside a vector (a short write).

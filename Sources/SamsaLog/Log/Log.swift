@@ -46,8 +46,16 @@ public final class Log: Sendable {
         /// Set when a write failed: further writes are refused until the log is reopened.
         var offlineReason: String?
         var closed = false
+        /// Counts index uses: each segment notes the count at its last use (the least recent are unloaded first).
+        var indexUseClock: UInt64 = 0
+        /// The memory inactive segments' index entries may take (`Log.inactiveIndexBudgetBytes`; tests lower it).
+        var inactiveIndexBudget = Log.inactiveIndexBudgetBytes
         /// Headers with assigned offsets, kept for the duration of one write.
         var headerScratch: [UInt8] = []
+        /// The gathered write's parts and the segment's per-batch notes of one write, empty between writes (kept
+        /// for their capacity: an append allocates no array).
+        var partsScratch = GatherScratch()
+        var appendedScratch: [LogSegment.AppendedBatch] = []
         /// Idempotent producers' sequences.
         var producerState: ProducerStateManager
         /// Segments renamed `.deleted` (by retention or a cleaner swap) whose files are removed once
@@ -86,6 +94,12 @@ public final class Log: Sendable {
         }
     }
 
+    /// The parts array of a gathered write, kept in the state for its capacity. It holds pointers only during a
+    /// write (under the lock) and is empty otherwise, so sharing it across threads is safe.
+    struct GatherScratch: @unchecked Sendable {
+        var parts: [UnsafeRawBufferPointer] = []
+    }
+
     init(
         directory: String, topicPartition: TopicPartition?, fileSystem: any FileSystem, clock: @escaping Clock,
         logger: Logger, appendObserver: (@Sendable (Int64) -> Void)?, state: State
@@ -97,6 +111,8 @@ public final class Log: Sendable {
         self.logger = logger
         self.appendObserver = appendObserver
         self.state = Mutex(state)
+        // Recovery at open leaves the indexes it rebuilt loaded: keep only the budget's worth.
+        self.state.withLock { unloadLeastRecentlyUsedIndexes(&$0) }
     }
 
     // MARK: Offsets and sizes
@@ -161,7 +177,7 @@ public final class Log: Sendable {
     }
 
     private func write(
-        _ bytes: UnsafeRawBufferPointer, batches: [ValidatedBatch], origin: AppendOrigin, leaderEpoch: Int32,
+        _ bytes: UnsafeRawBufferPointer, batches: ValidatedBatches, origin: AppendOrigin, leaderEpoch: Int32,
         state: inout State
     ) throws(LogError) -> AppendResult {
         guard !state.closed else { throw .closed(directory: directory) }
@@ -173,7 +189,9 @@ public final class Log: Sendable {
         switch origin {
         case .client:
             firstOffset = state.logEndOffset
-            lastOffset = firstOffset + batches.reduce(0) { $0 + Int64($1.header.recordCount) } - 1
+            var records: Int64 = 0
+            for batch in batches { records += Int64(batch.header.recordCount) }
+            lastOffset = firstOffset + records - 1
         case .raw:
             firstOffset = batches[0].header.baseOffset
             lastOffset = batches[batches.count - 1].header.lastOffset
@@ -199,7 +217,11 @@ public final class Log: Sendable {
             }
         }
         let totalBytes = bytes.count
-        let incomingMaxTimestamp = logAppendTime >= 0 ? logAppendTime : batches.map(\.header.maxTimestamp).max()!
+        var incomingMaxTimestamp = logAppendTime
+        if logAppendTime < 0 {
+            incomingMaxTimestamp = .min
+            for batch in batches { incomingMaxTimestamp = max(incomingMaxTimestamp, batch.header.maxTimestamp) }
+        }
         if state.active.shouldRoll(
             appending: totalBytes, lastOffset: lastOffset, maxTimestamp: incomingMaxTimestamp, config: state.config,
             nowMs: now)
@@ -209,8 +231,17 @@ public final class Log: Sendable {
             try roll(at: firstOffset, state: &state)
         }
         let segment = state.active
+        // The scratch arrays are moved out of the state for the write (no copy) and put back emptied.
         var appended: [LogSegment.AppendedBatch] = []
-        appended.reserveCapacity(batches.count)
+        var parts: [UnsafeRawBufferPointer] = []
+        swap(&appended, &state.appendedScratch)
+        swap(&parts, &state.partsScratch.parts)
+        defer {
+            appended.removeAll(keepingCapacity: true)
+            parts.removeAll(keepingCapacity: true)
+            swap(&appended, &state.appendedScratch)
+            swap(&parts, &state.partsScratch.parts)
+        }
         var recordCount = 0
         do {
             switch origin {
@@ -219,7 +250,8 @@ public final class Log: Sendable {
                     appended.append(.init(lastOffset: batch.header.lastOffset, maxTimestamp: batch.header.maxTimestamp, size: batch.header.sizeInBytes))
                     recordCount += Int(batch.header.recordCount)
                 }
-                try segment.append(parts: [bytes], batches: appended, indexIntervalBytes: state.config.indexIntervalBytes)
+                parts.append(bytes)
+                try segment.append(parts: parts, batches: appended, indexIntervalBytes: state.config.indexIntervalBytes)
             case .client:
                 // New headers (offsets, epoch, append time) in the scratch buffer; the records are written from
                 // the caller's bytes: header_0, body_0, header_1, body_1...
@@ -251,8 +283,6 @@ public final class Log: Sendable {
                 }
                 let intervalBytes = state.config.indexIntervalBytes
                 try state.headerScratch.withBytes { (headers) throws(FileSystemError) in
-                    var parts: [UnsafeRawBufferPointer] = []
-                    parts.reserveCapacity(batches.count * 2)
                     for (i, batch) in batches.enumerated() {
                         parts.append(UnsafeRawBufferPointer(rebasing: headers[(i * headerSize)..<((i + 1) * headerSize)]))
                         parts.append(UnsafeRawBufferPointer(rebasing: bytes[(batch.position + headerSize)..<(batch.position + batch.header.sizeInBytes)]))
@@ -303,6 +333,10 @@ public final class Log: Sendable {
             let segment = try LogSegment.create(
                 directory: directory, baseOffset: baseOffset, config: state.config, fileSystem: fileSystem, nowMs: clock())
             state.segments.append(segment)
+            // (When the replaced empty segment was the only one, the log now starts where the new one does.)
+            state.logStartOffset = max(state.logStartOffset, state.segments[0].baseOffset)
+            // The segment just rolled keeps its entries loaded; older ones beyond the budget are dropped.
+            unloadLeastRecentlyUsedIndexes(&state)
             // As Kafka: the producer state is snapshotted where the new segment starts, so recovery of that segment
             // replays only its own batches; snapshots older than the first segment are dropped.
             state.producerState.removeExpired(nowMs: clock(), expirationMs: state.config.producerIdExpirationMs)
@@ -310,6 +344,7 @@ public final class Log: Sendable {
             try state.producerState.removeSnapshots(below: state.segments[0].baseOffset)
         } catch {
             state.offlineReason = error.description
+            logger.error("log \(directory) is offline for writes: \(error)")
             throw .io(error)
         }
         logger.debug("\(directory): rolled new segment \(LogSegment.fileName(baseOffset, "log"))")
@@ -331,53 +366,104 @@ public final class Log: Sendable {
     /// `maxBytes` is returned whole so a consumer can always make progress. Offsets below the log start or past
     /// the log end are out of range; the log end itself reads nothing.
     public func read(from offset: Int64, maxBytes: Int, minOneBatch: Bool = true) throws(LogError) -> ReadResult {
-        // Under the lock: which segment, where its index says to start, how far bytes are committed.
+        // Under the lock: which segment, where its index says to start, how far bytes are committed. At most two
+        // segments: the one holding the offset and, for an offset in a gap at its end (compaction), the next.
         struct Plan {
             var file: any LogFile
             var start: Int64
+            var candidate: Int64?
             var end: Int64
         }
-        var plans: [Plan] = []
+        var first: Plan?
+        var second: Plan?
         let (startOffset, endOffset) = try state.withLock { (state) throws(LogError) -> (Int64, Int64) in
             guard !state.closed else { throw .closed(directory: directory) }
             guard offset >= state.logStartOffset, offset <= state.logEndOffset else {
                 throw .offsetOutOfRange(offset: offset, logStartOffset: state.logStartOffset, logEndOffset: state.logEndOffset)
             }
-            if offset < state.logEndOffset, var i = state.segmentIndex(for: offset) {
-                // The offset may sit in a gap at a segment's end (compaction): the following segments are next.
-                while i < state.segments.count {
-                    let segment = state.segments[i]
-                    try ensureIndexesLoaded(i, state: &state)
-                    let start = i == state.segmentIndex(for: offset) ? segment.indexedPosition(for: offset) : 0
-                    plans.append(Plan(file: segment.log, start: start, end: segment.size))
+            if offset < state.logEndOffset, let holding = state.segmentIndex(for: offset) {
+                // The offset may sit in a gap at a segment's end (compaction, or a crash that lost a rolled
+                // segment's tail): the next segment with batches holds what follows. Empty segments are skipped.
+                try ensureIndexesLoaded(holding, state: &state)
+                let segment = state.segments[holding]
+                let (start, candidate) = segment.indexedPositions(for: offset)
+                if start < segment.size {
+                    first = Plan(file: segment.log, start: start, candidate: candidate, end: segment.size)
+                }
+                var i = holding + 1
+                while i < state.segments.count, first == nil || second == nil {
+                    let next = state.segments[i]
                     i += 1
-                    if plans.count >= 2 { break }
+                    guard next.size > 0 else { continue }
+                    let plan = Plan(file: next.log, start: 0, candidate: nil, end: next.size)
+                    if first == nil { first = plan } else { second = plan }
                 }
             }
             return (state.logStartOffset, state.logEndOffset)
         }
-        for plan in plans {
-            var scanner = BatchHeaderScanner(file: plan.file, from: plan.start, end: plan.end)
-            while let (header, position) = try scanner.next() {
-                guard header.lastOffset >= offset else { continue }
-                let wanted = minOneBatch ? max(maxBytes, header.sizeInBytes) : maxBytes
-                let length = Int(min(plan.end - position, Int64(wanted)))
-                let slice = length > 0 ? FileSlice(file: plan.file, position: position, length: length) : nil
-                return ReadResult(slice: slice, highWatermark: endOffset, logStartOffset: startOffset, logEndOffset: endOffset)
-            }
+        for k in 0..<2 {
+            guard let plan = k == 0 ? first : second else { break }
+            guard
+                let (header, position) = try BatchLocator.firstBatch(
+                    lastOffsetAtOrAfter: offset, file: plan.file, from: plan.start, candidate: plan.candidate, end: plan.end)
+            else { continue }
+            let wanted = minOneBatch ? max(maxBytes, header.sizeInBytes) : maxBytes
+            let length = Int(min(plan.end - position, Int64(wanted)))
+            let slice = length > 0 ? FileSlice(file: plan.file, position: position, length: length) : nil
+            return ReadResult(slice: slice, highWatermark: endOffset, logStartOffset: startOffset, logEndOffset: endOffset)
         }
         return ReadResult(slice: nil, highWatermark: endOffset, logStartOffset: startOffset, logEndOffset: endOffset)
     }
 
-    /// Loads segment `i`'s indexes on first use, rebuilding them from the `.log` if they are corrupt.
+    /// Index entries of inactive segments a log keeps in memory, at most (beyond the most recently used
+    /// segment's, which stay whatever their size): the least recently used are dropped and loaded again from their
+    /// files when next needed, so a log's memory does not grow with its segment count. A segment of 1 GiB in
+    /// 16 KiB batches has ~1.3 MiB of entries; 200 segments of 1 MiB, 260 KiB.
+    static let inactiveIndexBudgetBytes = 1 << 20
+
+    /// Loads segment `i`'s indexes on first use, rebuilding them from the `.log` if they are corrupt, and notes
+    /// the use. Loading may unload other inactive segments' indexes (see `inactiveIndexBudgetBytes`): callers
+    /// use the indexes of the segment they loaded last.
     func ensureIndexesLoaded(_ i: Int, state: inout State) throws(LogError) {
         let segment = state.segments[i]
+        state.indexUseClock &+= 1
+        segment.lastIndexUse = state.indexUseClock
         guard !segment.indexesLoaded else { return }
         do {
             try segment.loadIndexes(nextOffset: state.nextOffset(ofSegment: i))
         } catch {
             logger.warning("\(error); rebuilding the indexes of \(segment.path("log"))")
             _ = try segment.recover(indexIntervalBytes: state.config.indexIntervalBytes)
+        }
+        unloadLeastRecentlyUsedIndexes(&state)
+    }
+
+    /// Makes segment `i`'s max timestamp known, loading its indexes only if they never were.
+    func ensureTimestampsKnown(_ i: Int, state: inout State) throws(LogError) {
+        guard !state.segments[i].timestampsKnown else { return }
+        try ensureIndexesLoaded(i, state: &state)
+    }
+
+    /// Unloads the least recently used inactive segments' indexes while those loaded take more than the budget,
+    /// keeping at least the most recently used.
+    private func unloadLeastRecentlyUsedIndexes(_ state: inout State) {
+        var loaded: [(use: UInt64, segment: LogSegment)] = []
+        var bytes = 0
+        for segment in state.segments.dropLast() where segment.indexesLoaded {
+            loaded.append((segment.lastIndexUse, segment))
+            bytes += segment.indexMemoryBytes
+        }
+        let budget = state.inactiveIndexBudget
+        guard bytes > budget, loaded.count > 1 else { return }
+        loaded.sort { $0.use < $1.use }
+        for (_, segment) in loaded.dropLast() where bytes > budget {
+            let held = segment.indexMemoryBytes
+            do {
+                try segment.unloadIndexes()
+                bytes -= held
+            } catch {
+                logger.warning("\(directory): indexes of \(segment.path("log")) kept in memory: \(error)")
+            }
         }
     }
 
@@ -389,9 +475,10 @@ public final class Log: Sendable {
         let plan = try state.withLock { (state) throws(LogError) -> (file: any LogFile, start: Int64, end: Int64)? in
             guard !state.closed else { throw .closed(directory: directory) }
             for i in state.segments.indices {
-                try ensureIndexesLoaded(i, state: &state)
+                try ensureTimestampsKnown(i, state: &state)
                 let segment = state.segments[i]
                 guard segment.largestTimestamp >= timestamp else { continue }
+                try ensureIndexesLoaded(i, state: &state)
                 let fromTime = segment.timeIndex.lookup(timestamp)?.offset ?? segment.baseOffset
                 let start = segment.indexedPosition(for: max(fromTime, state.logStartOffset))
                 return (segment.log, start, segment.size)
@@ -442,47 +529,92 @@ public final class Log: Sendable {
             guard offset >= state.logStartOffset else {
                 throw .offsetOutOfRange(offset: offset, logStartOffset: state.logStartOffset, logEndOffset: state.logEndOffset)
             }
-            // Whole segments at or above the offset go (the first segment always stays).
-            while state.segments.count > 1, state.active.baseOffset >= offset {
-                let segment = state.segments.removeLast()
-                try writing(&state) { () throws(FileSystemError) in
-                    try segment.markDeleted()
-                    try segment.removeFiles()
+            // A failure part-way leaves segments, indexes and producer state out of step: no more writes.
+            do throws(LogError) {
+                return try truncateLocked(to: offset, state: &state)
+            } catch {
+                if state.offlineReason == nil {
+                    state.offlineReason = error.description
+                    logger.error("log \(directory) is offline for writes: \(error)")
                 }
+                throw error
             }
-            let i = state.segments.count - 1
-            try ensureIndexesLoaded(i, state: &state)
-            let segment = state.segments[i]
-            var scanner = BatchHeaderScanner(file: segment.log, from: segment.indexedPosition(for: offset), end: segment.size)
-            var cut: (position: Int64, nextOffset: Int64)?
-            while let (header, position) = try scanner.next() {
-                if header.lastOffset >= offset {
-                    cut = (position, header.baseOffset)
-                    break
-                }
-            }
-            if let cut {
-                try writing(&state) { () throws(FileSystemError) in
-                    try segment.truncate(toPosition: cut.position, nextOffset: cut.nextOffset)
-                }
-                state.logEndOffset = max(cut.nextOffset, segment.baseOffset)
-            } else {
-                state.logEndOffset = try Self.scanNextOffset(segment)
-            }
-            try writing(&state) { () throws(FileSystemError) in
-                try segment.offsetIndex.storage.preallocate()
-                try segment.timeIndex.storage.preallocate()
-            }
-            try segment.recomputeMaxTimestamp()
-            state.recoveryPoint = min(state.recoveryPoint, state.logEndOffset)
-            let end = state.logEndOffset
-            let producers = state.producerState
-            try writing(&state) { () throws(FileSystemError) in try producers.removeSnapshots(above: end) }
-            try Self.rebuildProducerState(&state)
-            // Offsets written again after the cut are dirty, whatever the cleaner had done below it.
-            if let clean = state.firstDirtyOffset, clean > state.logEndOffset { state.firstDirtyOffset = state.logEndOffset }
-            return state.logEndOffset
         }
+    }
+
+    private func truncateLocked(to offset: Int64, state: inout State) throws(LogError) -> Int64 {
+        // Whole segments at or above the offset go (the first segment always stays).
+        while state.segments.count > 1, state.active.baseOffset >= offset {
+            let segment = state.segments.removeLast()
+            try writing(&state) { () throws(FileSystemError) in
+                try segment.markDeleted()
+                try segment.removeFiles()
+            }
+        }
+        let i = state.segments.count - 1
+        try ensureIndexesLoaded(i, state: &state)
+        let segment = state.segments[i]
+        var scanner = BatchHeaderScanner(file: segment.log, from: segment.indexedPosition(for: offset), end: segment.size)
+        var cut: (position: Int64, nextOffset: Int64)?
+        while let (header, position) = try scanner.next() {
+            if header.lastOffset >= offset {
+                cut = (position, header.baseOffset)
+                break
+            }
+        }
+        if let cut {
+            try writing(&state) { () throws(FileSystemError) in
+                try segment.truncate(toPosition: cut.position, nextOffset: cut.nextOffset)
+            }
+            // (The batch may start past the offset, after a gap: the log still ends at most at the offset; and
+            // it ends at the log start at least, when the batch that goes began below it.)
+            state.logEndOffset = max(min(cut.nextOffset, offset), segment.baseOffset, state.logStartOffset)
+        } else {
+            // No batch at or after the offset: it is in a gap (a crash lost a rolled segment's tail). As Kafka, the
+            // log ends at the offset itself (the end of the last batch could even be below the log start offset).
+            state.logEndOffset = offset
+        }
+        try writing(&state) { () throws(FileSystemError) in
+            try segment.offsetIndex.storage.preallocate()
+            try segment.timeIndex.storage.preallocate()
+        }
+        // The cut and the removals are made durable before the log grows again: otherwise a crash could bring back
+        // removed batches or segments beside the new ones that reuse their offsets.
+        do throws(FileSystemError) {
+            try segment.flush()
+            try fileSystem.syncDirectory(directory)
+        } catch {
+            state.offlineReason = error.description
+            cutBackAfterFailedSync(&state)
+            throw .io(error)
+        }
+        try segment.recomputeMaxTimestamp()
+        state.recoveryPoint = min(state.recoveryPoint, state.logEndOffset)
+        // (Snapshots past the offset describe batches that are gone, even when the log end stays above the offset
+        // at the log start.)
+        let end = min(state.logEndOffset, offset)
+        let producers = state.producerState
+        try writing(&state) { () throws(FileSystemError) in try producers.removeSnapshots(above: end) }
+        try Self.rebuildProducerState(&state)
+        // Offsets written again after the cut are dirty, whatever the cleaner had done below it.
+        if let clean = state.firstDirtyOffset, clean > state.logEndOffset { state.firstDirtyOffset = state.logEndOffset }
+        // A log that now ends in a gap gets an empty segment at its end, so the end survives a restart (it is read
+        // back from the last segment) and its offsets are not handed out again.
+        if try Self.scanNextOffset(state.active) < state.logEndOffset {
+            try roll(at: state.logEndOffset, state: &state)
+            try writing(&state) { () throws(FileSystemError) in try fileSystem.syncDirectory(directory) }
+        }
+        return state.logEndOffset
+    }
+
+    /// After a failed fsync of segment data: the kernel may have dropped the pages it could not write while they
+    /// still read back from the cache. The unflushed tail is cut, so that a restart without a crash cannot take
+    /// bytes that are only in the cache for durable ones (and later acknowledge data behind a hole that recovery
+    /// would cut at). Best effort: the log is offline already.
+    private func cutBackAfterFailedSync(_ state: inout State) {
+        // (Down to the recovery point even when the log start is above it: the bytes below the log start are in the
+        // file too. The log end stays at the log start at least.)
+        if state.recoveryPoint < state.logEndOffset { _ = try? truncateLocked(to: state.recoveryPoint, state: &state) }
     }
 
     /// Runs a file operation that changes the log; a failure takes the log offline for writes.
@@ -551,11 +683,16 @@ public final class Log: Sendable {
 
     // MARK: Flush and close
 
-    /// Makes everything appended so far durable (fsync of the segments written since the last flush).
+    /// Makes everything appended so far durable (fsync of the segments written since the last flush). A failed
+    /// fsync takes the log offline: Linux forgets the dirty pages it could not write, so a later fsync would
+    /// succeed without making them durable.
     public func flush() throws(LogError) {
         let (targets, upTo) = try state.withLock { (state) throws(LogError) -> ([LogSegment], Int64) in
             guard !state.closed else { throw .closed(directory: directory) }
-            let from = state.segmentIndex(for: state.recoveryPoint) ?? 0
+            if let reason = state.offlineReason { throw .offline(reason: reason) }
+            // From the segment holding the last flushed offset, not the next one: when a roll started a segment
+            // exactly at the recovery point, the previous segment's indexes were trimmed after the last flush.
+            let from = state.segmentIndex(for: max(state.recoveryPoint - 1, 0)) ?? 0
             state.unflushedRecords = 0
             return (Array(state.segments[from...]), state.logEndOffset)
         }
@@ -569,6 +706,11 @@ public final class Log: Sendable {
             }
             try fileSystem.syncDirectory(directory)
         } catch {
+            state.withLock { state in
+                state.offlineReason = error.description
+                cutBackAfterFailedSync(&state)
+            }
+            logger.error("log \(directory) is offline for writes: \(error)")
             throw .io(error)
         }
         state.withLock { state in
@@ -580,7 +722,7 @@ public final class Log: Sendable {
     /// Flushes when `flush.ms` has passed since the last flush and something is unflushed.
     public func flushIfDue() throws(LogError) {
         let due = state.withLock { state in
-            !state.closed && state.config.flushMs != .max && state.recoveryPoint < state.logEndOffset
+            !state.closed && state.offlineReason == nil && state.config.flushMs != .max && state.recoveryPoint < state.logEndOffset
                 && clock() - state.lastFlushMs >= state.config.flushMs
         }
         if due { try flush() }

@@ -87,9 +87,18 @@ extension Log {
             config: config, segments: segments, logEndOffset: 0, logStartOffset: 0, recoveryPoint: recoveryPoint,
             lastFlushMs: now, producerState: ProducerStateManager(directory: directory, fileSystem: fileSystem))
 
-        // Rescan from the segment holding the recovery point, unless the last shutdown was clean.
-        // (A log created just now has nothing to rescan.)
-        let recoverFrom = cleanShutdown || bases.isEmpty ? state.segments.count : (state.segmentIndex(for: recoveryPoint) ?? 0)
+        // Rescan from the segment holding the last flushed offset (the one below the recovery point: when a roll
+        // started a segment exactly at the recovery point, the previous one's indexes were trimmed after the
+        // flush and may not be on disk), unless the last shutdown was clean. (A log created just now has nothing to
+        // rescan.)
+        let recoverFrom = cleanShutdown || bases.isEmpty
+            ? state.segments.count : (state.segmentIndex(for: max(recoveryPoint - 1, 0)) ?? 0)
+        // Producer snapshots past the first rescanned segment's base describe batches that were not known to be
+        // durable when the snapshot was written; the crash may have lost them. They go, and the producer state is
+        // rebuilt by scanning the recovered segments (as Kafka's recovery writes fresh snapshots over them).
+        if recoverFrom < state.segments.count {
+            do { try state.producerState.removeSnapshots(above: state.segments[recoverFrom].baseOffset) } catch { throw .io(error) }
+        }
         var i = 0
         while i < state.segments.count {
             let segment = state.segments[i]
@@ -107,16 +116,20 @@ extension Log {
                         .init(segment: segment.path("log"), droppedBytes: result.truncatedBytes, afterOffset: result.nextOffset, reason: reason))
                     logger.warning(
                         "\(segment.path("log")): dropped \(result.truncatedBytes) bytes after offset \(result.nextOffset - 1): \(reason)")
-                    // Nothing after a damaged batch can be trusted: later segments go.
-                    while state.segments.count > i + 1 {
-                        let later = state.segments.removeLast()
-                        report.segmentsDropped.append(later.path("log"))
-                        do {
-                            try later.markDeleted()
-                            try later.removeFiles()
-                        } catch {
-                            throw .io(error)
+                    // Nothing after a damaged batch can be trusted: later segments go (durably, before the
+                    // truncated segment grows back over their offsets).
+                    if state.segments.count > i + 1 {
+                        while state.segments.count > i + 1 {
+                            let later = state.segments.removeLast()
+                            report.segmentsDropped.append(later.path("log"))
+                            do {
+                                try later.markDeleted()
+                                try later.removeFiles()
+                            } catch {
+                                throw .io(error)
+                            }
                         }
+                        do { try fileSystem.syncDirectory(directory) } catch { throw .io(error) }
                     }
                 }
             }
@@ -140,6 +153,22 @@ extension Log {
         let firstBase = state.segments[0].baseOffset
         state.logStartOffset = min(max(logStartOffset ?? firstBase, firstBase), state.logEndOffset)
         state.recoveryPoint = cleanShutdown ? state.logEndOffset : min(recoveryPoint, state.logEndOffset)
+        if recoverFrom < state.segments.count {
+            // What recovery kept may be only in the page cache (the process died, not the machine) and the
+            // recovery point checkpoint may lag behind what was flushed: make it durable now, so the recovery point
+            // is the log end and nothing recovered is rescanned (or cut by a later failed flush) again.
+            do throws(FileSystemError) {
+                for segment in state.segments[recoverFrom...] {
+                    try segment.flush()
+                    try segment.offsetIndex.storage.file.sync()
+                    try segment.timeIndex.storage.file.sync()
+                }
+                try fileSystem.syncDirectory(directory)
+            } catch {
+                throw .io(error)
+            }
+            state.recoveryPoint = state.logEndOffset
+        }
         try rebuildProducerState(&state)
         state.producerState.removeExpired(nowMs: now, expirationMs: config.producerIdExpirationMs)
         if !report.truncations.isEmpty || report.segmentsRecovered > 0 {

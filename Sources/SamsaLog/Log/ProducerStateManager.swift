@@ -197,6 +197,9 @@ final class ProducerStateManager: @unchecked Sendable {
                 let coordinatorEpoch = buffer.loadBigEndian(at: p + 34, as: Int32.self)
                 var entry = Entry(producerEpoch: epoch, coordinatorEpoch: coordinatorEpoch, lastTimestamp: timestamp)
                 if lastOffset >= 0 && lastSequence >= 0 {
+                    // The batch spans offsetDelta offsets ending at lastOffset: anything else is corruption (and
+                    // would overflow below).
+                    guard offsetDelta >= 0, Int64(offsetDelta) <= lastOffset else { return nil }
                     let firstSequence = Int32(truncatingIfNeeded: (Int64(lastSequence) - Int64(offsetDelta) + (Int64(Int32.max) + 1)) % (Int64(Int32.max) + 1))
                     entry.batches = [
                         BatchMetadata(

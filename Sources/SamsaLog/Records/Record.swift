@@ -183,7 +183,7 @@ enum RecordReader {
             throw RecordParseFailure("record declares \(length) bytes but its fields take \(position - start) with the length")
         }
         return Record(
-            offset: baseOffset + Int64(offsetDelta),
+            offset: baseOffset &+ Int64(offsetDelta),  // (an offset delta past the last one is rejected by validateRecords)
             timestamp: logAppendTime ?? baseTimestamp &+ timestampDelta,
             offsetDelta: offsetDelta,
             timestampDelta: timestampDelta,

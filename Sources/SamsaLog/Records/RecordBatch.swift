@@ -85,11 +85,19 @@ public struct RecordBatch {
         let size = try Self.size(ofBatchAt: buffer, maxBatchSize: maxBatchSize)
         guard buffer.count >= size else { throw .truncated(needed: size, available: buffer.count) }
         self.bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<size])
+        try Self.checkOffsets(baseOffset: baseOffset, lastOffsetDelta: lastOffsetDelta)
         guard compression != nil else { throw .unknownCompression(codecBits: Int(attributes & 0x07)) }
         let count = recordCount
         // Every record takes at least `Record.minimumSize` bytes once decompressed.
         let room = compression == CompressionCodec.none ? size - Self.headerSize : Self.defaultMaxDecompressedSize
         guard count >= 0, Int(count) <= room / Record.minimumSize else { throw .invalidRecordCount(count) }
+    }
+
+    /// `lastOffset` and `nextOffset` must be computable: a batch ending past Int64.max is invalid, not a trap.
+    static func checkOffsets(baseOffset: Int64, lastOffsetDelta: Int32) throws(RecordBatchError) {
+        guard !baseOffset.addingReportingOverflow(Int64(lastOffsetDelta) + 1).overflow,
+            !baseOffset.addingReportingOverflow(Int64(lastOffsetDelta)).overflow
+        else { throw .offsetOverflow(baseOffset: baseOffset, lastOffsetDelta: lastOffsetDelta) }
     }
 
     /// Wraps bytes already known to hold exactly one valid batch (for example, read back from a segment that

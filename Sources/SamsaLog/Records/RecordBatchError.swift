@@ -24,6 +24,8 @@ public enum RecordBatchError: Error, Equatable, Sendable, CustomStringConvertibl
     case decompression(CompressionError)
     /// A control batch whose key is not a valid control record key.
     case invalidControlRecord(reason: String)
+    /// The base offset plus the last offset delta does not fit an Int64 (nor does the offset after it).
+    case offsetOverflow(baseOffset: Int64, lastOffsetDelta: Int32)
 
     public var description: String {
         switch self {
@@ -49,6 +51,8 @@ public enum RecordBatchError: Error, Equatable, Sendable, CustomStringConvertibl
             "records section: \(error)"
         case .invalidControlRecord(let reason):
             "invalid control record: \(reason)"
+        case .offsetOverflow(let base, let delta):
+            "base offset \(base) plus last offset delta \(delta) overflows"
         }
     }
 }

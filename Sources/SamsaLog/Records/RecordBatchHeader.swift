@@ -51,6 +51,7 @@ public struct RecordBatchHeader: Sendable, Equatable {
             throw .truncated(needed: RecordBatch.headerSize, available: buffer.count)
         }
         self.init(RecordBatch(headerOf: buffer))
+        try RecordBatch.checkOffsets(baseOffset: baseOffset, lastOffsetDelta: lastOffsetDelta)
     }
 }
 

@@ -99,7 +99,7 @@ extension Log {
             guard !state.closed else { throw .closed(directory: directory) }
             var count = 0
             while count < state.segments.count - 1 {
-                try ensureIndexesLoaded(count, state: &state)
+                try ensureTimestampsKnown(count, state: &state)
                 guard predicate(state.segments[count], state.segments[count + 1], state.logStartOffset) else { break }
                 count += 1
             }
@@ -108,7 +108,6 @@ extension Log {
             // The start moves first, so no read is let in below it once the segments are gone.
             let newStart = state.segments[count].baseOffset
             state.logStartOffset = max(state.logStartOffset, newStart)
-            state.recoveryPoint = max(state.recoveryPoint, min(state.logStartOffset, state.logEndOffset))
             state.segments.removeFirst(count)
             let due = clock() + state.config.fileDeleteDelayMs
             do throws(FileSystemError) {
@@ -118,11 +117,16 @@ extension Log {
                 }
                 // Producer snapshots older than the new first segment are no longer a starting point.
                 try state.producerState.removeSnapshots(below: newStart)
+                // The renames are durable before the recovery point is raised (below) and can reach a checkpoint:
+                // a crash must not bring the segments back as live ones that recovery, trusting that point, never
+                // rescans (their indexes may never have been synced).
+                try fileSystem.syncDirectory(directory)
             } catch {
                 state.offlineReason = "segment deletion failed: \(error)"
                 logger.error("log \(directory) is offline for writes: segment deletion failed: \(error)")
                 throw .io(error)
             }
+            state.recoveryPoint = max(state.recoveryPoint, min(state.logStartOffset, state.logEndOffset))
             return doomed
         }
         guard !deleted.isEmpty else { return }

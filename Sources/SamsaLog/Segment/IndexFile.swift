@@ -78,6 +78,18 @@ final class IndexFile<Entry: IndexEntry> {
         isLoaded = true
     }
 
+    /// Bytes of entries held in memory.
+    var memoryBytes: Int { entries.count * Entry.size }
+
+    /// Drops the entries from memory (every one is in the file: `trim` or `flush` first); the next `load` reads
+    /// them again.
+    func unload() {
+        precondition(persistedCount == entries.count, "\(file.path) unloaded with unwritten entries")
+        entries = []
+        persistedCount = 0
+        isLoaded = false
+    }
+
     func append(_ entry: Entry) {
         precondition(isLoaded, "\(file.path) appended before load")
         if let previous = entries.last { precondition(entry.follows(previous), "index entries must increase") }

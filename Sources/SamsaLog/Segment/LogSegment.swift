@@ -16,12 +16,20 @@ final class LogSegment: @unchecked Sendable {
     private var bytesSinceLastIndexEntry = 0
     /// The largest batch max timestamp in the segment and the last offset of the batch that had it.
     private var maxTimestampSoFar: (timestamp: Int64, offset: Int64)?
+    /// `maxTimestampSoFar` came from every batch of the file (recovery or a header scan, kept up by appends),
+    /// so a rescan would find the same: `recomputeMaxTimestamp` skips it.
+    private var maxTimestampIsExact = false
     /// The first batch's max timestamp: what `segment.ms` counts from.
     private(set) var rollingBasedTimestamp: Int64?
     /// When the segment was created (for `segment.ms` while it is empty).
     let createdMs: Int64
     /// The suffix its files carry now: "" while live, ".deleted" once scheduled for removal.
     private(set) var suffix = ""
+    /// When the indexes were last used, on the owning log's clock (see `Log.ensureIndexesLoaded`).
+    var lastIndexUse: UInt64 = 0
+    /// Whether the max timestamp is known (the indexes were loaded or rebuilt once): it stays known when the
+    /// indexes are unloaded, so retention and the cleaner's lag check need not load them again.
+    private(set) var timestampsKnown = false
 
     static func fileName(_ baseOffset: Int64, _ ext: String) -> String {
         let digits = String(baseOffset)
@@ -73,6 +81,7 @@ final class LogSegment: @unchecked Sendable {
             offsetIndex: OffsetIndex(storage: index, baseOffset: baseOffset),
             timeIndex: TimeIndex(storage: time, baseOffset: baseOffset), size: try log.size(), createdMs: nowMs)
         segment.suffix = suffix
+        segment.timestampsKnown = true
         return segment
     }
 
@@ -103,7 +112,26 @@ final class LogSegment: @unchecked Sendable {
     func loadIndexes(nextOffset: Int64) throws(IndexError) {
         try offsetIndex.load(logSize: size)
         try timeIndex.load(logEndOffset: nextOffset)
-        if maxTimestampSoFar == nil, let last = timeIndex.last { maxTimestampSoFar = last }
+        if maxTimestampSoFar == nil, let last = timeIndex.last {
+            maxTimestampSoFar = last
+            maxTimestampIsExact = false
+        }
+        timestampsKnown = true
+    }
+
+    /// Bytes of index entries held in memory.
+    var indexMemoryBytes: Int {
+        (offsetIndex.storage.isLoaded ? offsetIndex.storage.memoryBytes : 0)
+            + (timeIndex.storage.isLoaded ? timeIndex.storage.memoryBytes : 0)
+    }
+
+    /// Writes the indexes as a rolled segment's are (final time entry, trimmed files), then drops their entries
+    /// from memory; they are loaded again on next use. Only for inactive segments.
+    func unloadIndexes() throws(FileSystemError) {
+        guard indexesLoaded else { return }
+        try onBecomeInactive()
+        offsetIndex.storage.unload()
+        timeIndex.storage.unload()
     }
 
     // MARK: Appending
@@ -166,6 +194,14 @@ final class LogSegment: @unchecked Sendable {
         return Int64(offsetIndex.lookup(offset).position)
     }
 
+    /// `indexedPosition(for:)` and where the batch holding `offset` starts if the index has it (see
+    /// `BatchLocator`).
+    func indexedPositions(for offset: Int64) -> (start: Int64, candidate: Int64?) {
+        precondition(indexesLoaded, "read of a segment whose indexes are not loaded")
+        let (floor, next) = offsetIndex.positions(for: offset)
+        return (Int64(floor), next.map { Int64($0) })
+    }
+
     /// The largest timestamp in the segment (-1 when there is none).
     var largestTimestamp: Int64 { maxTimestampSoFar?.timestamp ?? -1 }
     var offsetOfLargestTimestamp: Int64? { maxTimestampSoFar?.offset }
@@ -193,6 +229,7 @@ final class LogSegment: @unchecked Sendable {
         timeIndex.storage.reset()
         maxTimestampSoFar = nil
         rollingBasedTimestamp = nil
+        timestampsKnown = true
         let fileSize: Int64
         do { fileSize = try log.size() } catch { throw .io(error) }
         var window = RecoveryWindow(file: log, fileSize: fileSize, bufferSize: bufferSize)
@@ -237,6 +274,7 @@ final class LogSegment: @unchecked Sendable {
         }
         size = position
         bytesSinceLastIndexEntry = 0
+        maxTimestampIsExact = true
         // As Kafka does: a recovered segment ends its time index with the largest timestamp seen, and both
         // index files are cut to their entries (the log preallocates the active segment's again).
         if let max = maxTimestampSoFar { timeIndex.maybeAppend(timestamp: max.timestamp, offset: max.offset, ignoreFull: true) }
@@ -263,18 +301,22 @@ final class LogSegment: @unchecked Sendable {
         try timeIndex.storage.rewrite()
         // The max timestamp is recomputed from what remains.
         maxTimestampSoFar = timeIndex.last
+        maxTimestampIsExact = false
         bytesSinceLastIndexEntry = 0
         if position == 0 { rollingBasedTimestamp = nil }
     }
 
-    /// Recomputes the max timestamp by scanning headers (after a truncation that left the time index short).
+    /// Recomputes the max timestamp by scanning headers (after a truncation that left the time index short); a
+    /// no-op when it is already exact (just recovered: the open of a log that needed recovery).
     func recomputeMaxTimestamp() throws(LogError) {
+        guard !maxTimestampIsExact else { return }
         var scanner = BatchHeaderScanner(file: log, from: 0, end: size)
         var max: (Int64, Int64)?
         while let (header, _) = try scanner.next() {
             if header.maxTimestamp > (max?.0 ?? -1) { max = (header.maxTimestamp, header.lastOffset) }
         }
         maxTimestampSoFar = max
+        maxTimestampIsExact = true
     }
 
     /// Called when a newer segment takes over: the final time index entry, then both indexes trimmed.
@@ -326,13 +368,16 @@ final class LogSegment: @unchecked Sendable {
     }
 }
 
-/// A window over a segment file for recovery: reads ahead in large chunks, re-reading from a batch's start when
-/// the batch runs past the window.
+/// A window over a segment file for recovery: reads ahead in large chunks into one buffer, allocated once (a new
+/// buffer per window cost a zero-fill and fresh pages for every MiB recovered), re-reading from a batch's start
+/// when the batch runs past the window. A batch larger than the buffer grows it to that batch's size.
 struct RecoveryWindow {
     let file: any LogFile
     let fileSize: Int64
     let bufferSize: Int
-    private var bytes: [UInt8] = []
+    private var buffer: [UInt8] = []
+    /// Valid bytes in `buffer`, holding the file's [start, start + count).
+    private var count = 0
     private var start: Int64 = 0
 
     init(file: any LogFile, fileSize: Int64, bufferSize: Int) {
@@ -342,11 +387,20 @@ struct RecoveryWindow {
     }
 
     /// Makes [position, position + count) available (count already capped at the file's end).
-    private mutating func ensure(_ position: Int64, _ count: Int) throws(LogError) {
-        if position >= start && position + Int64(count) <= start + Int64(bytes.count) { return }
-        let want = Int(min(Int64(max(bufferSize, count)), fileSize - position))
-        do { bytes = try file.read(count: want, at: position) } catch { throw .io(error) }
+    private mutating func ensure(_ position: Int64, _ wanted: Int) throws(LogError) {
+        if position >= start && position + Int64(wanted) <= start + Int64(count) { return }
+        let want = Int(min(Int64(max(bufferSize, wanted)), fileSize - position))
+        if buffer.count < want { buffer = [UInt8](repeating: 0, count: want) }
+        let file = self.file
+        let n = try buffer.withMutableBytes { (b) throws(LogError) -> Int in
+            do throws(FileSystemError) {
+                return try file.read(into: UnsafeMutableRawBufferPointer(rebasing: b[0..<want]), at: position)
+            } catch {
+                throw .io(error)
+            }
+        }
         start = position
+        count = n
     }
 
     /// Validates the batch at `position`: header, length within the file, CRC. I/O errors throw; a bad batch is
@@ -357,8 +411,8 @@ struct RecoveryWindow {
         let offset = Int(position - start)
         let size: Int
         do {
-            size = try bytes.withBytes { (b) throws(RecordBatchError) in
-                try RecordBatch.size(ofBatchAt: UnsafeRawBufferPointer(rebasing: b[offset...]), maxBatchSize: Int(Int32.max))
+            size = try buffer.withBytes { (b) throws(RecordBatchError) in
+                try RecordBatch.size(ofBatchAt: UnsafeRawBufferPointer(rebasing: b[offset..<count]), maxBatchSize: Int(Int32.max))
             }
         } catch {
             return .failure(error)
@@ -366,9 +420,10 @@ struct RecoveryWindow {
         guard Int64(size) <= remaining else { return .failure(.truncated(needed: size, available: Int(remaining))) }
         try ensure(position, size)
         let at = Int(position - start)
-        return bytes.withUnsafeBytes { b in
+        let available = min(at + size, count)  // a short read leaves the batch truncated
+        return buffer.withUnsafeBytes { b in
             Result { () throws(RecordBatchError) in
-                RecordBatchHeader(try RecordBatch(validating: UnsafeRawBufferPointer(rebasing: b[at..<(at + size)]), maxBatchSize: size))
+                RecordBatchHeader(try RecordBatch(validating: UnsafeRawBufferPointer(rebasing: b[at..<available]), maxBatchSize: size))
             }
         }
     }

@@ -59,6 +59,17 @@ final class OffsetIndex {
         return (baseOffset + Int64(entry.relativeOffset), Int(entry.position))
     }
 
+    /// The greatest entry's position at or below `offset` (as `lookup`), and the next entry's position: where
+    /// the batch holding `offset` starts if that batch is indexed (nil when no entry is above `offset`).
+    func positions(for offset: Int64) -> (floor: Int, next: Int?) {
+        let target = offset - baseOffset
+        guard target >= 0 else { return (0, nil) }
+        let i = storage.lastIndex(where: { Int64($0.relativeOffset) <= target })
+        let floor = i.map { Int(storage.entries[$0].position) } ?? 0
+        let next = (i ?? -1) + 1
+        return (floor, next < storage.count ? Int(storage.entries[next].position) : nil)
+    }
+
     /// Removes entries for offsets at or above `offset`.
     func truncate(toOffset offset: Int64) {
         let keep = storage.lastIndex { baseOffset + Int64($0.relativeOffset) < offset }.map { $0 + 1 } ?? 0

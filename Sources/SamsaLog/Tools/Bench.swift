@@ -33,6 +33,7 @@ public enum BenchError: Error, Sendable, CustomStringConvertible {
 /// | read (sequential) | `Log.read` of 1 MiB from each next offset, then `pread` of the slice | `pread` of 1 MiB chunks of the segment files |
 /// | read (random offset) | `Log.read` of 16 KiB at a random offset, then `pread` of the slice | `pread` of 16 KiB at a random position |
 /// | recovery | `Log.open` rescanning every segment (CRC of every batch, indexes rebuilt) | `pread` of the same files in 1 MiB chunks |
+/// | cleaning | `LogCleaner.clean` of a compacted log of keyed records, until all of it below the active segment is clean | `pread` + `pwrite` of the same segment files in 512 KiB chunks |
 ///
 /// Neither side fsyncs inside the timed loop: both measure the path to the page cache, the cost the engine adds.
 ///
@@ -56,6 +57,8 @@ public enum Bench {
         public var keep = false
         /// Times each pair is measured (alternating which side goes first); the best of each side is reported.
         public var rounds = 3
+        /// Distinct keys of the cleaning row's compacted log (drawn uniformly: most records are superseded).
+        public var cleaningKeys = 10_000
 
         public init(directory: String? = nil, sizeMB: Int = 1024, soakGB: Int? = nil) {
             self.directory = directory
@@ -118,13 +121,13 @@ public enum Bench {
         public var directory: String
         public var options: Options
         public var recordsPerBatch: Int
+        /// Every row, the cleaning last (`cleaning`).
         public var measurements: [Measurement]
-        /// The log cleaner is not on main yet: this slot says so until compaction lands.
-        public var cleaning: String
         public var soak: Soak?
-    }
 
-    static let cleaningPending = "n/a until compaction lands"
+        /// The cleaning row: MB/s of log cleaned beside pread + pwrite of the same segment files.
+        public var cleaning: Measurement? { measurements.first { $0.name == "cleaning" } }
+    }
 
     /// Runs every measurement; `progress` gets a short line as each starts. Each pair (samsa, baseline) is timed
     /// `options.rounds` times, alternating which goes first, and the best time of each side is kept: on a shared
@@ -255,6 +258,25 @@ public enum Bench {
             baseline: "pread() of the same files", baselineSamples: recoveryPreadSamples))
         if !options.keep { try? LogManager.removeTree(logDirectory, fileSystem: PosixFileSystem()) }
 
+        // Cleaning: a compacted log of the same size, cleaned from a fresh copy each round (the copy is not timed),
+        // against reading its segment files and writing them to a new file.
+        progress?("cleaning: building a compacted log of \(options.sizeMB) MiB")
+        let cleaning = try CleaningWorkload(root: root + "/cleaning", options: options, logger: logger)
+        defer { cleaning.finish() }
+        var cleanedBytes: Int64 = 0
+        var cleanedRecords: Int64 = 0
+        let (cleanSamples, copySamples) = try pair("cleaning", ours: { (round) throws(BenchError) -> Double in
+            let (seconds, bytes, records) = try cleaning.timeCleaning(round: round)
+            cleanedBytes = bytes
+            cleanedRecords = records
+            return seconds
+        }, theirs: { (_) throws(BenchError) -> Double in try cleaning.timeReadWrite() })
+        measurements.append(Measurement(
+            name: "cleaning",
+            what: "LogCleaner.clean of a compacted log (\(options.recordSize)-byte records, \(options.cleaningKeys) keys) until all of it below the active segment is clean",
+            bytes: cleanedBytes, records: cleanedRecords, operations: 1, samples: cleanSamples,
+            baseline: "pread() + pwrite() of the same segment files", baselineSamples: copySamples))
+
         var soak: Soak?
         if let gigabytes = options.soakGB, gigabytes > 0 {
             progress?("soak: appending \(gigabytes) GiB")
@@ -262,7 +284,7 @@ public enum Bench {
         }
         return Report(
             date: isoDate(), host: host, directory: parent, options: options, recordsPerBatch: recordsPerBatch,
-            measurements: measurements, cleaning: cleaningPending, soak: soak)
+            measurements: measurements, soak: soak)
     }
 
     // MARK: The workloads
@@ -467,6 +489,144 @@ public enum Bench {
             peakResidentMB: residentMemoryMB().peak)
     }
 
+    // MARK: Cleaning
+
+    /// The cleaning row's data: one compacted source log of keyed records built once, a manager whose cleaner
+    /// cleans a fresh copy of it each round, and the files the baseline copies.
+    final class CleaningWorkload {
+        let manager: LogManager
+        let root: String
+        let sourceDirectory: String
+        let segmentFiles: [String]
+        private let config: LogConfig
+        private let fileSystem = PosixFileSystem()
+
+        init(root: String, options: Options, logger: Logger) throws(BenchError) {
+            self.root = root
+            var config = LogConfig()
+            config.cleanupPolicy = .compact
+            config.segmentBytes = 128 << 20
+            config.minCleanableDirtyRatio = 0
+            self.config = config
+            let compacted = config
+            var quiet = logger
+            quiet.logLevel = .warning
+            do throws(LogError) {
+                manager = try LogManager.open(dataDirectory: root, configFor: { _ in compacted }, logger: quiet, backgroundIntervalMs: nil)
+            } catch {
+                throw .log(error)
+            }
+            let source: Log
+            do throws(LogError) {
+                source = try manager.getOrCreateLog(TopicPartition("bench-source", 0), config: config)
+            } catch {
+                throw .log(error)
+            }
+            sourceDirectory = source.directory
+            // Keys "k000000042" drawn uniformly from `cleaningKeys`, values filling the record to `recordSize`.
+            var builder = RecordBatchBuilder()
+            var output: [UInt8] = []
+            var key = Array("k000000000".utf8)
+            let value = [UInt8](repeating: 0x76, count: max(0, options.recordSize - key.count - 10))
+            var rng: UInt64 = 0x5EED_0000 &+ UInt64(options.cleaningKeys)
+            let timestamp = systemClock()
+            do throws(LogError) {
+                while source.size < Int64(options.sizeMB) << 20 {
+                    builder.reset()
+                    while builder.estimatedSize + options.recordSize + 10 <= options.batchBytes {
+                        rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                        var n = Int((rng >> 33) % UInt64(max(1, options.cleaningKeys)))
+                        for p in stride(from: 9, through: 1, by: -1) {
+                            key[p] = UInt8(0x30 + n % 10)
+                            n /= 10
+                        }
+                        builder.append(timestamp: timestamp, key: key, value: value)
+                    }
+                    output.removeAll(keepingCapacity: true)
+                    do { try builder.build(into: &output) } catch { preconditionFailure("cleaning batch: \(error)") }
+                    try output.withBytes { (bytes) throws(LogError) in _ = try source.append(bytes) }
+                }
+                try source.roll()
+                try source.flush()
+            } catch {
+                throw .log(error)
+            }
+            segmentFiles = try segmentPaths(sourceDirectory)
+        }
+
+        /// Cleans a fresh copy of the source log until nothing below its active segment is dirty (several
+        /// cleanings when the offset map fills); returns the time, and the bytes and records cleaned.
+        func timeCleaning(round: Int) throws(BenchError) -> (Double, Int64, Int64) {
+            let tp = TopicPartition("bench-clean-\(round)", 0)
+            let directory = root + "/" + tp.directoryName
+            do { try fileSystem.createDirectory(directory) } catch { throw .io(error) }
+            let names: [String]
+            do { names = try fileSystem.listDirectory(sourceDirectory) } catch { throw .io(error) }
+            for name in names where name.hasSuffix(".log") || name.hasSuffix(".index") || name.hasSuffix(".timeindex") {
+                _ = try copy([sourceDirectory + "/" + name], to: directory + "/" + name)
+            }
+            let log: Log
+            do throws(LogError) { log = try manager.getOrCreateLog(tp, config: config) } catch { throw .log(error) }
+            let bytes = log.size
+            let records = log.logEndOffset - log.logStartOffset
+            let start = ContinuousClock.now
+            var cleanings = 0
+            while true {
+                let stats: CleanerStats?
+                do throws(CleanerError) { stats = try manager.cleaner.clean(log) } catch { throw .invalidOption("cleaning failed: \(error)") }
+                cleanings += 1
+                guard let stats, stats.mapFilled, cleanings < 100 else { break }
+            }
+            let seconds = (ContinuousClock.now - start).seconds
+            do throws(LogError) { try manager.deleteLog(tp) } catch { throw .log(error) }
+            return (seconds, bytes, records)
+        }
+
+        /// The baseline: the source's segment files read and written, back to back, to one new file.
+        func timeReadWrite() throws(BenchError) -> Double {
+            let target = root + "/baseline-copy.bin"
+            let start = ContinuousClock.now
+            _ = try copy(segmentFiles, to: target)
+            let seconds = (ContinuousClock.now - start).seconds
+            try removeFile(target)
+            return seconds
+        }
+
+        /// Reads `paths` in 512 KiB preads and writes them back to back to `target` with pwrite; returns the bytes.
+        func copy(_ paths: [String], to target: String) throws(BenchError) -> Int64 {
+            let out = open(target, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard out >= 0 else { throw .io(.system("open", target, errno: errno)) }
+            defer { close(out) }
+            var buffer = [UInt8](repeating: 0, count: 512 << 10)
+            var written: Int64 = 0
+            for path in paths {
+                let input = open(path, O_RDONLY | O_CLOEXEC)
+                guard input >= 0 else { throw .io(.system("open", path, errno: errno)) }
+                defer { close(input) }
+                var position: off_t = 0
+                while true {
+                    let n = buffer.withUnsafeMutableBytes { pread(input, $0.baseAddress!, $0.count, position) }
+                    guard n >= 0 else { throw .io(.system("pread", path, errno: errno)) }
+                    if n == 0 { break }
+                    var done = 0
+                    while done < n {
+                        let w = buffer.withUnsafeBytes { pwrite(out, $0.baseAddress! + done, n - done, off_t(written) + off_t(done)) }
+                        guard w > 0 else { throw .io(.system("pwrite", target, errno: errno)) }
+                        done += w
+                    }
+                    position += off_t(n)
+                    written += Int64(n)
+                }
+            }
+            return written
+        }
+
+        func finish() {
+            try? manager.close()
+            try? LogManager.removeTree(root, fileSystem: fileSystem)
+        }
+    }
+
     // MARK: Helpers
 
     static func makeTemporaryDirectory(in parent: String) throws(BenchError) -> String {
@@ -590,7 +750,6 @@ extension Bench.Report {
             lines.append(pad(m.name, 14) + pad(ours, 30, right: true) + pad(theirs, 26, right: true)
                 + pad("\(fixed(m.ratio * 100, 0))%", 8, right: true) + "   " + m.baseline)
         }
-        lines.append(pad("cleaning", 14) + pad(cleaning, 30, right: true))
         if let soak {
             let samples = soak.samples.map { "\(Int($0.gigabytes)) GiB: \(Int($0.residentMB)) MiB" }.joined(separator: ", ")
             lines.append("")
@@ -621,8 +780,7 @@ extension Bench.Report {
                 + "\"samples\": [\(m.samples.map { JSONText.number($0, digits: 6) }.joined(separator: ", "))], "
                 + "\"baselineSamples\": [\(m.baselineSamples.map { JSONText.number($0, digits: 6) }.joined(separator: ", "))]}"
         }.joined(separator: ",\n")
-        o += "\n  ],\n"
-        o += "  \"cleaning\": \(JSONText.string(cleaning))"
+        o += "\n  ]"
         if let soak {
             let samples = soak.samples.map { "{\"gigabytes\": \(JSONText.number($0.gigabytes, digits: 1)), \"residentMB\": \(JSONText.number($0.residentMB, digits: 1))}" }
             o += ",\n  \"soak\": {\"gigabytes\": \(soak.gigabytes), \"seconds\": \(JSONText.number(soak.seconds, digits: 3)), \"mbPerSecond\": \(JSONText.number(soak.megabytesPerSecond, digits: 1)), "
