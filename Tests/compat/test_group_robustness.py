@@ -660,3 +660,29 @@ def test_bad_group_requests_get_kafka_errors_and_the_broker_keeps_serving(make_b
             members.append((r.string(), r.string(), r.string(), r.bytes(), r.bytes()))
         # The member whose session has not ended yet is still there, with the bytes the leader assigned.
         assert [(m[0], m[4]) for m in members] == [(member, garbage)]
+
+
+def test_a_group_restarted_before_its_first_sync_takes_new_members(make_broker, topic):
+    # JoinGroup v1 adds the member at once (no MEMBER_ID_REQUIRED round) and the new group is written to
+    # __consumer_offsets then; the member's generation is only written with the leader's SyncGroup, which never
+    # comes. After the restart the group must be empty, not hold a member without a protocol that refuses
+    # everyone else with INCONSISTENT_GROUP_PROTOCOL until its session ends.
+    broker = make_broker(GROUP_OVERRIDES)
+    create_topic(broker.bootstrap, topic, 1)
+    group = group_name()
+    first = RawClient(broker)
+    try:
+        joined = first.join_v1(group, "", "consumer", [("range", subscription([topic]))], session_ms=30000)
+        assert joined["error"] == NONE and joined["generation"] == 1
+    finally:
+        first.close()
+    assert broker.stop() == 0, broker.log_tail()
+    broker.start()
+    second = RawClient(broker)
+    try:
+        joined = second.join_v1(group, "", "consumer", [("range", subscription([topic]))], session_ms=30000)
+        assert joined["error"] == NONE, joined
+        assert [m[0] for m in joined["members"]] == [joined["member_id"]]
+    finally:
+        second.close()
+
