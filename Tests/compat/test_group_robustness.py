@@ -686,3 +686,146 @@ def test_a_group_restarted_before_its_first_sync_takes_new_members(make_broker, 
     finally:
         second.close()
 
+
+class PipelinedClient:
+    """A raw connection that sends without waiting (JoinGroup and SyncGroup may be parked for long) and reads
+    the answers on a thread, noting the member ids and generations that JoinGroup answers hand out."""
+
+    def __init__(self, broker, learned):
+        self.sock = connect(broker, timeout=None)
+        self.correlation_id = 0
+        self.sent = {}
+        self.learned = learned
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def send(self, api_key, version, body):
+        self.correlation_id += 1
+        self.sent[self.correlation_id] = (api_key, version)
+        try:
+            self.sock.sendall(frame(api_key, version, self.correlation_id, body))
+        except OSError:
+            pass
+
+    def _read(self):
+        while True:
+            try:
+                answer = read_response(self.sock)
+            except OSError:
+                return
+            if answer is None:
+                return
+            api_key, version = self.sent.pop(answer[0], (None, None))
+            if api_key != 11:
+                continue
+            r = Reader(answer[1])
+            if version >= 2:
+                r.take("i")
+            error, generation = r.take("h"), r.take("i")
+            r.string()
+            leader, member = r.string(), r.string()
+            if error == NONE:
+                self.learned.append((member, generation, leader))
+            elif member:
+                self.learned.append((member, -1, ""))  # MEMBER_ID_REQUIRED hands out an id
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_group_requests_from_several_connections_never_crash_the_broker(make_broker, topic, seed):
+    """JoinGroup (v1, v4, v5 with instance ids), SyncGroup, Heartbeat, LeaveGroup (v1, v3), OffsetCommit and
+    DescribeGroups on one group from four connections, with member ids, generations and protocols that are now
+    right, now stale, now made up; connections dropped with requests parked; graceful and SIGKILL restarts. The
+    broker must answer throughout, reload what it wrote, and stop cleanly."""
+    import random
+    rnd = random.Random(seed)
+    broker = make_broker({**GROUP_OVERRIDES, "group.min.session.timeout.ms": "500",
+                          "group.initial.rebalance.delay.ms": "50"})
+    create_topic(broker.bootstrap, topic, 2)
+    group = group_name()
+    learned = []
+    clients = [PipelinedClient(broker, learned) for _ in range(4)]
+
+    def member_and_generation():
+        if learned and rnd.random() < 0.7:
+            member, generation, leader = rnd.choice(learned[-4:])
+            return (leader if leader and rnd.random() < 0.5 else member), generation
+        return rnd.choice(["", "stranger"] + [m for m, _, _ in learned[-8:]]), rnd.choice([-1, 0, 1, 2, 99])
+
+    def protocols():
+        offers = [("range", subscription([topic])), ("roundrobin", subscription([topic])), ("range", b"\xff"),
+                  ("sticky", b"")]
+        chosen = rnd.sample(offers, rnd.randint(0, 3))
+        return array([string(name) + bytes_(meta) for name, meta in chosen])
+
+    def timeouts():
+        return struct.pack(">ii", rnd.choice([500, 800, 6000]), rnd.choice([500, 1000, 3000]))
+
+    def join_head():
+        member = member_and_generation()[0] if rnd.random() < 0.5 else ""
+        return string(group) + timeouts() + string(member)
+
+    def protocol_type():
+        return string(rnd.choice(["consumer"] * 5 + ["connect"]))
+
+    restarts = 0
+    for step in range(300):
+        c = rnd.choice(clients)
+        op = rnd.choice(["join1", "join1", "join4", "join5", "sync", "sync", "heartbeat", "leave1", "leave3",
+                         "commit", "describe", "reconnect", "sleep", "restart"])
+        if op == "join1":
+            c.send(11, 1, join_head() + protocol_type() + protocols())
+        elif op == "join4":
+            c.send(11, 4, join_head() + protocol_type() + protocols())
+        elif op == "join5":
+            instance = rnd.choice(["i1", "i2", None])
+            c.send(11, 5, join_head() + (struct.pack(">h", -1) if instance is None else string(instance))
+                   + protocol_type() + protocols())
+        elif op == "sync":
+            member, generation = member_and_generation()
+            targets = [member_and_generation()[0] for _ in range(rnd.randint(0, 3))]
+            c.send(14, 1, string(group) + struct.pack(">i", generation) + string(member)
+                   + array([string(m) + bytes_(os.urandom(rnd.randint(0, 9))) for m in targets]))
+        elif op == "heartbeat":
+            member, generation = member_and_generation()
+            c.send(12, 1, string(group) + struct.pack(">i", generation) + string(member))
+        elif op == "leave1":
+            c.send(13, 1, string(group) + string(member_and_generation()[0]))
+        elif op == "leave3":
+            ids = [member_and_generation()[0] for _ in range(rnd.randint(1, 3))]
+            c.send(13, 3, string(group) + array([string(m) + (string(rnd.choice(["i1", "i2"])) if rnd.random() < 0.3
+                                                             else struct.pack(">h", -1)) for m in ids]))
+        elif op == "commit":
+            member, generation = member_and_generation()
+            c.send(8, 2, string(group) + struct.pack(">i", generation) + string(member) + struct.pack(">q", -1)
+                   + array([string(topic) + array([struct.pack(">iq", rnd.choice([0, 1, 5]), rnd.randint(0, 9))
+                                                   + struct.pack(">h", -1)])]))
+        elif op == "describe":
+            c.send(15, 0, array([string(group)]))
+        elif op == "reconnect":
+            c.close()
+            clients[clients.index(c)] = PipelinedClient(broker, learned)
+        elif op == "sleep":
+            time.sleep(rnd.choice([0.05, 0.2, 0.4]))
+        elif op == "restart" and restarts < 3:
+            restarts += 1
+            if rnd.random() < 0.5:
+                broker.kill()
+            else:
+                assert broker.stop() == 0, broker.log_tail()
+            for old in clients:
+                old.close()
+            broker.start()
+            clients = [PipelinedClient(broker, learned) for _ in range(4)]
+        time.sleep(0.003)
+        assert broker.alive(), f"the broker died at step {step} ({op}):\n{broker.log_tail()}"
+    time.sleep(1)
+    assert_still_serving(broker)
+    for c in clients:
+        c.close()
+    assert broker.stop() == 0, broker.log_tail()
+    assert "generation 1" in broker.log_text(), "no rebalance ever completed: the requests were all refused"
