@@ -14,7 +14,7 @@ import uuid
 
 import aiokafka
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from clients import create_topic
 from wire import api_versions, connect, frame, read_response, string
@@ -310,6 +310,71 @@ def test_idempotent_producer_across_a_broker_sigkill(make_broker, topic, partiti
         assert proxy.lost_produce_responses > 0, "no Produce response was lost at the kill"
         assert not errors, errors[:3]
         check_exactly_once(bootstrap, topic, partitions)
+    finally:
+        proxy.close()
+
+
+def test_two_group_members_consume_and_commit_through_a_proxy_that_drops_connections(make_broker, topic):
+    # Every 0.3 s the coordinator connection goes too: JoinGroup, SyncGroup, Heartbeat and OffsetCommit requests
+    # are cut off mid-flight, parked requests lose their connection, and the members rejoin and commit again.
+    proxy = ChaosProxy(interval=0.3)
+    try:
+        broker = make_broker({**GROUP_OVERRIDES, "advertised.listeners": f"PLAINTEXT://127.0.0.1:{proxy.port}"})
+        proxy.target_port = broker.port
+        bootstrap = f"127.0.0.1:{proxy.port}"
+        create_topic(bootstrap, topic, 3)
+        count = 9000
+        p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+        for i in range(count):
+            p.produce(topic, value=b"%06d" % i, partition=i % 3)
+        assert p.flush(30) == 0
+        group = group_name()
+        # Small fetches, so that consuming takes many requests and many cuts.
+        members = [Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                             "enable.auto.commit": False, "session.timeout.ms": 6000, "heartbeat.interval.ms": 300,
+                             "metadata.recovery.strategy": "none", "reconnect.backoff.ms": 20,
+                             "reconnect.backoff.max.ms": 250, "max.partition.fetch.bytes": 4096})
+                   for _ in range(2)]
+        for c in members:
+            c.subscribe([topic])
+        proxy.dropping.set()
+        seen = set()
+        commits = 0
+        try:
+            deadline = time.time() + 40
+            while len(seen) < count and time.time() < deadline:
+                for c in members:
+                    messages = c.consume(num_messages=500, timeout=0.1)
+                    seen.update(int(m.value()) for m in messages if not m.error())
+                    if messages:
+                        try:
+                            c.commit(asynchronous=False)
+                            commits += 1
+                        except KafkaException:
+                            pass  # cut off mid-commit: the next one covers it
+            # Without cuts, the members carry on until what they committed reaches the end of every partition
+            # (a commit cut off at the end, or a partition that moved, is made up for here).
+            proxy.dropping.clear()
+            wanted = [count // 3] * 3
+            committed = None
+            deadline = time.time() + 20
+            while committed != wanted and time.time() < deadline:
+                for c in members:
+                    messages = c.consume(num_messages=500, timeout=0.1)
+                    seen.update(int(m.value()) for m in messages if not m.error())
+                    try:
+                        c.commit(asynchronous=False)
+                    except KafkaException:
+                        pass  # nothing consumed since the last commit, or a rebalance still settling: go on
+                committed = [tp.offset for tp in
+                             members[0].committed([TopicPartition(topic, part) for part in range(3)], timeout=10)]
+        finally:
+            for c in members:
+                c.close()
+        assert len(seen) == count, f"saw {len(seen)} of {count} records"
+        assert proxy.drops >= 3 and commits > 0
+        assert committed == wanted
+        assert_still_serving(broker)
     finally:
         proxy.close()
 
