@@ -1,9 +1,10 @@
 """Robustness of the group coordinator and the idempotent producer: exactly-once delivery of 100,000 idempotent
-records through a proxy that keeps cutting the connections and across a SIGKILL of the broker; kcat's balanced
-consumer; three-member groups that lose a member; and bad group requests over a raw socket."""
+records through a proxy that keeps cutting the connections and across a SIGKILL of the broker; group members that
+consume and commit through those cuts; kcat's balanced consumer; three-member groups that lose a member; bad and
+random group requests over raw sockets; and a group restarted before its first SyncGroup."""
 import asyncio
 import os
-import re
+import random
 import shutil
 import socket
 import struct
@@ -813,7 +814,6 @@ def test_random_group_requests_from_several_connections_never_crash_the_broker(m
     DescribeGroups on one group from four connections, with member ids, generations and protocols that are now
     right, now stale, now made up; connections dropped with requests parked; graceful and SIGKILL restarts. The
     broker must answer throughout, reload what it wrote, and stop cleanly."""
-    import random
     rnd = random.Random(seed)
     broker = make_broker({**GROUP_OVERRIDES, "group.min.session.timeout.ms": "500",
                           "group.initial.rebalance.delay.ms": "50"})
