@@ -5,6 +5,7 @@ random group requests over raw sockets; and a group restarted before its first S
 import asyncio
 import os
 import random
+import re
 import shutil
 import socket
 import struct
@@ -398,35 +399,68 @@ def test_two_group_members_consume_and_commit_through_a_proxy_that_drops_connect
 
 @pytest.mark.skipif(shutil.which("kcat") is None, reason="kcat is not installed (make venv installs it)")
 def test_two_kcat_balanced_consumers_print_every_record_once(make_broker, topic):
-    # The first rebalance of the new group waits 2 s, so both kcats join its first generation.
-    broker = make_broker({"group.initial.rebalance.delay.ms": "2000", "offsets.topic.num.partitions": "5"})
+    # The records are produced once both kcats hold their partitions, so no rebalance happens while they read
+    # (kcat -G with -o beginning starts every partition it is assigned from the beginning: a rebalance midway
+    # would print records twice, by design). They are stopped once every record has been printed.
+    broker = make_broker(GROUP_OVERRIDES)
     create_topic(broker.bootstrap, topic, 6)
-    values = [f"kc-{i}" for i in range(6000)]
-    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
-    for i, v in enumerate(values):
-        p.produce(topic, value=v.encode(), partition=i % 6)
-    assert p.flush(30) == 0
     group = group_name()
-    args = ["kcat", "-b", broker.bootstrap, "-G", group, "-o", "beginning", "-e", "-f", "%t %p %o %s\n",
-            "-X", "session.timeout.ms=10000", "-X", "heartbeat.interval.ms=500", topic]
-    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
-    outs = []
+    args = ["kcat", "-b", broker.bootstrap, "-G", group, "-o", "beginning", "-u", "-f", "%t %p %o %s\n",
+            "-X", "session.timeout.ms=10000", "-X", "heartbeat.interval.ms=500", "-X", "statistics.interval.ms=0",
+            topic]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [[], []]
+    errs = [[], []]
+
+    def drain(stream, into):
+        for line in stream:
+            into.append(line.rstrip("\n"))
+
+    threads = []
+    for k, proc in enumerate(procs):
+        threads += [threading.Thread(target=drain, args=(proc.stdout, outs[k]), daemon=True),
+                    threading.Thread(target=drain, args=(proc.stderr, errs[k]), daemon=True)]
+    for th in threads:
+        th.start()
+
+    def assigned(k):
+        """The partitions kcat k reported in its last "Group ... rebalanced ... assigned:" line."""
+        lines = [e for e in errs[k] if "rebalanced" in e]
+        return set(map(int, re.findall(rf"{re.escape(topic)} \[(\d+)\]", lines[-1]))) if lines else set()
+
+    values = [f"kc-{i}" for i in range(6000)]
     try:
-        for proc in procs:
-            out, err = proc.communicate(timeout=40)
-            assert proc.returncode == 0, err.decode()
-            outs.append((out.decode(), err.decode()))
+        deadline = time.time() + 30
+        while time.time() < deadline and not (assigned(0) and assigned(1)
+                                               and assigned(0) | assigned(1) == set(range(6))
+                                               and assigned(0).isdisjoint(assigned(1))):
+            time.sleep(0.1)
+        partitions = [assigned(0), assigned(1)]
+        assert partitions[0] and partitions[1], f"kcat stderr: {errs[0][-5:]} / {errs[1][-5:]}"
+        assert partitions[0].isdisjoint(partitions[1]) and partitions[0] | partitions[1] == set(range(6))
+        p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5})
+        for i, v in enumerate(values):
+            p.produce(topic, value=v.encode(), partition=i % 6)
+        assert p.flush(30) == 0
+        deadline = time.time() + 30
+        while time.time() < deadline and len(outs[0]) + len(outs[1]) < len(values):
+            time.sleep(0.1)
+        time.sleep(0.5)  # anything printed twice would show now
     finally:
         for proc in procs:
-            if proc.poll() is None:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
                 proc.kill()
     got = []
-    partitions = []
-    for out, _ in outs:
-        lines = [line.split(" ", 3) for line in out.splitlines()]
+    for k in range(2):
+        lines = [line.split(" ", 3) for line in outs[k]]
         assert all(line[0] == topic for line in lines)
         got += [(int(part), int(offset), value) for _, part, offset, value in lines]
-        partitions.append({int(line[1]) for line in lines})
+        # Each kcat printed records of its own partitions only.
+        assert {int(line[1]) for line in lines} <= partitions[k]
     values_got = [g[2] for g in got]
     assert len(values_got) == len(set(values_got)), \
         f"{len(values_got) - len(set(values_got))} records printed twice"
@@ -434,10 +468,7 @@ def test_two_kcat_balanced_consumers_print_every_record_once(make_broker, topic)
     for part, offset, value in got:
         i = int(value[3:])
         assert (part, offset) == (i % 6, i // 6)
-    # Balanced: each kcat printed records of its own partitions.
-    assert partitions[0] and partitions[1], f"one kcat got nothing: {outs[0][1][-400:]} / {outs[1][1][-400:]}"
-    assert partitions[0].isdisjoint(partitions[1])
-    assert sorted(map(len, partitions)) == [3, 3] and partitions[0] | partitions[1] == set(range(6))
+    assert sorted(map(len, partitions)) == [3, 3]
 
 
 # MARK: Three members, one leaves
