@@ -326,6 +326,13 @@ final class ClassicGroup {
             })
     }
 
+    /// The record of a group that has just been created: no members, generation 0, no protocol, no leader.
+    var emptyMetadataValue: GroupMetadataValue {
+        GroupMetadataValue(
+            protocolType: "", generation: 0, protocolName: nil, leader: nil,
+            currentStateTimestampMs: currentStateTimestampMs ?? -1, members: [])
+    }
+
     /// A group as loaded from its record: Empty without members, Stable with them.
     static func loaded(groupId: String, value: GroupMetadataValue, outbox: Outbox) -> ClassicGroup {
         let group = ClassicGroup(

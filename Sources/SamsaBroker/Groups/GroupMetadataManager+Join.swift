@@ -24,8 +24,10 @@ extension GroupMetadataManager {
         }
         if isNewGroup && !wroteRecord && groups[request.groupId] === group {
             // A new group is written at once, so that it survives a restart before its first rebalance completes.
-            let error = write(
-                [.groupMetadata(group: group.groupId, group.metadataValue(assignment: [:]))], groupId: group.groupId)
+            // Written empty, as Kafka's `newEmptyGroupMetadataRecord` does: the member that just joined has no
+            // generation and no selected protocol yet, and reloaded as a member of a Stable group it would refuse
+            // every newcomer (INCONSISTENT_GROUP_PROTOCOL) until its session ran out.
+            let error = write([.groupMetadata(group: group.groupId, group.emptyMetadataValue)], groupId: group.groupId)
             if error != .none {
                 logger.warning("could not write the new group \(group.groupId): \(error)")
             }
