@@ -67,6 +67,23 @@ import Testing
         #expect(decoded.apiKeys == [.init(apiKey: 18, minVersion: 0, maxVersion: 2)])
     }
 
+    /// librdkafka's mock cluster answers an ApiVersions version it does not serve in the layout of the version
+    /// asked (a compact array), not Kafka's v0; the error code still comes through, and a body too short for any
+    /// layout keeps its error code with no ranges (the handshake then retries at v0).
+    @Test func anErrorBodyInTheAskedLayoutOrTruncatedStillGivesItsErrorCode() throws {
+        let response = ApiVersionsResponse(
+            errorCode: .unsupportedVersion, apiKeys: [.init(apiKey: 18, minVersion: 0, maxVersion: 2)], throttleTimeMs: 0)
+        let v3 = try response.encode(version: 3)
+        let decoded = try BrokerConnection.decodeApiVersions(v3, version: 3)
+        #expect(decoded.errorCode == .unsupportedVersion)
+        #expect(decoded.apiKeys == [.init(apiKey: 18, minVersion: 0, maxVersion: 2)])
+        var truncated = ByteBuffer()
+        truncated.writeInteger(Int16(35))
+        truncated.writeInteger(UInt8(7))
+        let short = try BrokerConnection.decodeApiVersions(truncated, version: 3)
+        #expect(short.errorCode == .unsupportedVersion && short.apiKeys.isEmpty)
+    }
+
     @Test func pipelinedRequestsEachGetTheirOwnResponse() async throws {
         let broker = try await FakeBroker { header, body in
             header.apiKey == .apiVersions ? [FakeBroker.apiVersions(header)] : [Self.echoMetadata(header, body)]

@@ -94,9 +94,10 @@ public final class BrokerConnection: Sendable {
                 timeout: timeout)
             let response = try decodeApiVersions(body, version: version)
             if response.errorCode == .none { return ApiVersionTable(response) }
-            if response.errorCode == .unsupportedVersion, attempt == 0,
-               let offered = response.apiKeys.first(where: { $0.apiKey == ApiKey.apiVersions.rawValue }) {
-                version = min(offered.maxVersion, ApiVersionsRequest.supportedVersions.upperBound)
+            if response.errorCode == .unsupportedVersion, attempt == 0 {
+                // Within the range the broker offers; v0, which every broker speaks, when it offers none.
+                let offered = response.apiKeys.first(where: { $0.apiKey == ApiKey.apiVersions.rawValue })
+                version = min(offered?.maxVersion ?? 0, ApiVersionsRequest.supportedVersions.upperBound)
                 continue
             }
             throw .broker(response.errorCode, context: "ApiVersions", message: nil)
@@ -104,12 +105,18 @@ public final class BrokerConnection: Sendable {
         throw .protocolViolation("ApiVersions negotiation did not settle")
     }
 
-    /// Decodes an ApiVersions response body. An error response is always written as v0 (the broker may not
-    /// know our version), so a body whose error code is set is read again as v0.
+    /// Decodes an ApiVersions response body. Kafka writes an error response as v0 (the broker may not know our
+    /// version), so a body whose error code is set is read as v0; librdkafka's mock cluster writes it in the
+    /// version asked, so that is tried next; failing both, the error code alone (the first field in every
+    /// version) is returned, with no API ranges.
     public static func decodeApiVersions(_ body: ByteBuffer, version: Int16) throws(ClientError) -> ApiVersionsResponse {
         let errorCode = body.getInteger(at: body.readerIndex, endianness: .big, as: Int16.self) ?? 0
+        if errorCode != 0 {
+            if let v0 = try? ApiVersionsResponse.decode(body, version: 0) { return v0 }
+            if let asked = try? ApiVersionsResponse.decode(body, version: version) { return asked }
+            return ApiVersionsResponse(errorCode: ErrorCode(rawValue: errorCode), apiKeys: [], throttleTimeMs: 0)
+        }
         do {
-            if errorCode != 0 { return try ApiVersionsResponse.decode(body, version: 0) }
             return try ApiVersionsResponse.decode(body, version: version)
         } catch {
             throw .protocolError(error)
