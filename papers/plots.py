@@ -334,6 +334,74 @@ def cli_tools():
     save(fig, "cli-perf.png")
 
 
+def kafka_experiments():
+    """Section 10: Kafka's own experiments re-run on samsa, its published figures beside (other hardware)."""
+    files = glob.glob(os.path.join(DATA, "kafka-experiments-*.json"))
+    if not files:
+        return
+    # the run that started last (by the date inside; "-run2" sorts before "" by name)
+    docs = sorted((load(os.path.basename(f))["date"], os.path.basename(f)) for f in files)
+    file = docs[-1][1]
+    doc = load(file)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.2))
+    ax = axes[0]
+    k11, k14 = doc.get("k2011", {}), doc.get("k2014", {})
+    rows = [("K2011\nbatch 1\nacks=0", k11.get("producer batch 1 acks=0"), 50_000),
+            ("K2011\nbatch 50", k11.get("producer batch 50"), 400_000),
+            ("K2011\nconsumer", k11.get("consumer"), 22_000),
+            ("K2014\nproducer\nlinger 0", k14.get("producer"), 821_557),
+            ("K2014\nconsumer", k14.get("consumer"), 940_521)]
+    rows = [r for r in rows if r[1]]
+    x = range(len(rows))
+    b1 = ax.bar([i - 0.2 for i in x], [r[1]["records/s"] / 1000 for r in rows], 0.4, color=BLUE, label="samsa, here")
+    b2 = ax.bar([i + 0.2 for i in x], [r[2] / 1000 for r in rows], 0.4, color=GREY, label="Kafka, published")
+    label_bars(ax, b1, rotation=90)
+    label_bars(ax, b2, rotation=90)
+    ax.set_yscale("log")
+    ax.set_ylim(top=ax.get_ylim()[1] * 3)
+    ax.set_xticks(list(x))
+    ax.set_xticklabels([r[0] for r in rows], fontsize=7)
+    ax.set_ylabel("thousand records/s (log)")
+    ax.set_title("same experiments, other hardware\n(indicative only)", fontsize=8)
+    ax.legend(fontsize=7)
+    ax = axes[1]
+    sizes = doc.get("sizes") or {}
+    if sizes:
+        zs = sorted(sizes, key=int)
+        med = lambda runs, k: sorted(r[k] for r in runs)[len(runs) // 2] if len(runs) % 2 else \
+            sum(sorted(r[k] for r in runs)[len(runs) // 2 - 1:len(runs) // 2 + 1]) / 2
+        ax.plot([int(z) for z in zs], [med(sizes[z], "records/s") / 1000 for z in zs], "o-", color=BLUE,
+                label="thousand records/s")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax2 = ax.twinx()
+        ax2.plot([int(z) for z in zs], [med(sizes[z], "MB/s") for z in zs], "s--", color=ORANGE, label="MB/s")
+        ax2.set_ylabel("MB/s (values)", fontsize=8)
+        ax.set_xlabel("record size, bytes")
+        ax.set_ylabel("thousand records/s (log)", fontsize=8)
+        ax.set_title("producer-perf-test vs record size (median of rounds)", fontsize=8)
+        ax.legend(loc="upper left", fontsize=7)
+        ax2.legend(loc="center left", fontsize=7)
+    ax = axes[2]
+    codecs = doc.get("codecs") or {}
+    if codecs:
+        cs = list(codecs)
+        meds = [sorted(r["records/s"] for r in codecs[c])[len(codecs[c]) // 2] / 1000 for c in cs]
+        bars = ax.bar(range(len(cs)), meds, 0.6, color=[GREY] + [BLUE] * (len(cs) - 1))
+        label_bars(ax, bars)
+        ax.set_ylim(0, max(meds) * 1.35)
+        for j, c in enumerate(cs):
+            ax.scatter([j] * len(codecs[c]), [r["records/s"] / 1000 for r in codecs[c]], color="black", s=10,
+                       zorder=3)
+        ax.set_xticks(range(len(cs)))
+        ax.set_xticklabels(cs, fontsize=8)
+        ax.set_ylabel("thousand records/s")
+        ax.set_title("producer-perf-test, 100 B, by compression.type\n(bar: upper median; dots: rounds)",
+                     fontsize=8)
+    fig.suptitle(f"Kafka's experiments ([K2011], [K2014]) re-run on samsa, {file}", fontsize=9)
+    save(fig, "kafka-experiments.png")
+
+
 def main():
     engine_ratios()
     soak()
@@ -344,6 +412,7 @@ def main():
     codecs()
     brokers()
     cli_tools()
+    kafka_experiments()
 
 
 if __name__ == "__main__":
