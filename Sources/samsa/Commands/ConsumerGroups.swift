@@ -113,16 +113,8 @@ struct ConsumerGroups: AsyncParsableCommand {
     func run() async throws {
         Terminal.ignoreSigpipe()
         try await reportingErrors(prefix: "Error: ") {
-            var clientConfig = try ClientConfig(bootstrap: bootstrapServer ?? "", clientId: "samsa-consumer-groups")
-            if let commandConfig { try clientConfig.apply(try loadPropertiesFile(commandConfig)) }
-            let admin = Admin(config: clientConfig, operationTimeoutMs: timeout)
-            do {
-                try await perform(admin)
-            } catch {
-                await admin.close()
-                throw error
-            }
-            await admin.close()
+            try await withAdmin(
+                bootstrapServer: bootstrapServer, commandConfig: commandConfig, clientId: "samsa-consumer-groups", operationTimeoutMs: timeout, perform)
         }
     }
 

@@ -96,16 +96,8 @@ struct Topics: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors(prefix: "Error while executing topic command : ") {
-            var clientConfig = try ClientConfig(bootstrap: bootstrapServer ?? "", clientId: "samsa-topics")
-            if let commandConfig { try clientConfig.apply(try loadPropertiesFile(commandConfig)) }
-            let admin = Admin(config: clientConfig)
-            do {
-                try await perform(admin)
-            } catch {
-                await admin.close()
-                throw error
-            }
-            await admin.close()
+            try await withAdmin(
+                bootstrapServer: bootstrapServer, commandConfig: commandConfig, clientId: "samsa-topics", perform)
         }
     }
 

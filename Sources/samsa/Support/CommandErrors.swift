@@ -75,3 +75,21 @@ func warnUnused(_ keys: Set<String>, what: String) {
     Terminal.write("WARNING: ignoring unknown \(what) properties: \(keys.sorted().joined(separator: ", "))\n", to: STDERR_FILENO)
 }
 
+
+/// Runs `body` with an admin client for `--bootstrap-server` (and `--command-config`), closing it however `body`
+/// ends: the shape `topics` and `consumer-groups` share.
+func withAdmin(
+    bootstrapServer: String?, commandConfig: String?, clientId: String, operationTimeoutMs: Int32 = 30_000,
+    _ body: (Admin) async throws -> Void
+) async throws {
+    var clientConfig = try ClientConfig(bootstrap: bootstrapServer ?? "", clientId: clientId)
+    if let commandConfig { try clientConfig.apply(try loadPropertiesFile(commandConfig)) }
+    let admin = Admin(config: clientConfig, operationTimeoutMs: operationTimeoutMs)
+    do {
+        try await body(admin)
+    } catch {
+        await admin.close()
+        throw error
+    }
+    await admin.close()
+}
