@@ -39,6 +39,17 @@ enum GroupOffsetRequests {
         var offsets: [TopicPartition: CommittedOffset]
         /// Partition-level errors.
         var partitionErrors: [TopicPartition: ErrorCode]
+
+        /// One partition of the answer (v8's per-group topics and the older top-level ones carry the same fields).
+        fileprivate mutating func note(
+            _ tp: TopicPartition, _ errorCode: ErrorCode, _ offset: Int64, _ leaderEpoch: Int32, _ metadata: String?
+        ) {
+            if errorCode != .none {
+                partitionErrors[tp] = errorCode
+            } else if offset >= 0 {
+                offsets[tp] = CommittedOffset(offset: offset, leaderEpoch: leaderEpoch, metadata: metadata)
+            }
+        }
     }
 
     static func read(_ response: OffsetFetchResponse, version: Int16, group: String) -> FetchedOffsets {
@@ -48,24 +59,16 @@ enum GroupOffsetRequests {
             result.errorCode = entry.errorCode
             for topic in entry.topics {
                 for p in topic.partitions {
-                    let tp = TopicPartition(topic.name, p.partitionIndex)
-                    if p.errorCode != .none {
-                        result.partitionErrors[tp] = p.errorCode
-                    } else if p.committedOffset >= 0 {
-                        result.offsets[tp] = CommittedOffset(offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch, metadata: p.metadata)
-                    }
+                    result.note(TopicPartition(topic.name, p.partitionIndex), p.errorCode, p.committedOffset,
+                        p.committedLeaderEpoch, p.metadata)
                 }
             }
         } else {
             result.errorCode = response.errorCode
             for topic in response.topics {
                 for p in topic.partitions {
-                    let tp = TopicPartition(topic.name, p.partitionIndex)
-                    if p.errorCode != .none {
-                        result.partitionErrors[tp] = p.errorCode
-                    } else if p.committedOffset >= 0 {
-                        result.offsets[tp] = CommittedOffset(offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch, metadata: p.metadata)
-                    }
+                    result.note(TopicPartition(topic.name, p.partitionIndex), p.errorCode, p.committedOffset,
+                        p.committedLeaderEpoch, p.metadata)
                 }
             }
         }
