@@ -45,10 +45,7 @@ public struct CleanerConfig: Sendable {
     /// Sets one property by its Kafka name.
     public mutating func set(_ key: String, _ value: String) throws(LogConfigError) {
         func int(_ min: Int64, _ max: Int64 = .max) throws(LogConfigError) -> Int64 {
-            guard let v = Int64(value.trimmingWhitespace()), v >= min, v <= max else {
-                throw LogConfigError(key: key, value: value, reason: "expected an integer in \(min)...\(max)")
-            }
-            return v
+            try LogConfigError.integer(key, value, min, max)
         }
         switch key {
         case "log.cleaner.enable":

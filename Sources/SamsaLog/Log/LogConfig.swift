@@ -83,10 +83,7 @@ public struct LogConfig: Sendable, Equatable {
     /// Sets one property by its Kafka name.
     public mutating func set(_ key: String, _ value: String) throws(LogConfigError) {
         func int(_ min: Int64, _ max: Int64 = .max) throws(LogConfigError) -> Int64 {
-            guard let v = Int64(value.trimmingWhitespace()), v >= min, v <= max else {
-                throw LogConfigError(key: key, value: value, reason: "expected an integer in \(min)...\(max)")
-            }
-            return v
+            try LogConfigError.integer(key, value, min, max)
         }
         switch key {
         case "segment.bytes": segmentBytes = Int(try int(14, Int64(Int32.max)))
@@ -151,6 +148,14 @@ public struct LogConfigError: Error, Equatable, Sendable, CustomStringConvertibl
     public var value: String
     public var reason: String
     public var description: String { "invalid value '\(value)' for \(key): \(reason)" }
+
+    /// `value` as an integer in `min...max` (blanks around it allowed), or the error naming `key`.
+    static func integer(_ key: String, _ value: String, _ min: Int64, _ max: Int64) throws(LogConfigError) -> Int64 {
+        guard let v = Int64(value.trimmingWhitespace()), v >= min, v <= max else {
+            throw LogConfigError(key: key, value: value, reason: "expected an integer in \(min)...\(max)")
+        }
+        return v
+    }
 }
 
 extension StringProtocol {
