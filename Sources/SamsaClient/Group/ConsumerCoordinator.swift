@@ -223,8 +223,7 @@ actor ConsumerCoordinator {
             reason: rejoinReason)
         joinCount += 1
         let response = try await connection.request(request, timeout: joinTimeout)
-        if closing { return .done }
-        if closed { return .done }
+        if closing || closed { return .done }
         switch response.errorCode {
         case .none:
             break
@@ -260,8 +259,7 @@ actor ConsumerCoordinator {
             groupInstanceId: config.groupInstanceId, protocolType: ConsumerProtocol.protocolType,
             protocolName: generation.protocolName, assignments: assignments)
         let synced = try await connection.request(sync, timeout: joinTimeout)
-        if closing { return .done }
-        if closed { return .done }
+        if closing || closed { return .done }
         switch synced.errorCode {
         case .none:
             break
