@@ -270,33 +270,42 @@ def codecs():
     save(fig, "codecs.png")
 
 
+BROKER_COLORS = {"samsa": BLUE, "mock": ORANGE, "tansu": GREEN}
+BROKER_NAMES = {"samsa": "samsa", "mock": "librdkafka mock", "tansu": "Tansu 0.6.0"}
+
+
+def broker_panel(ax, doc, key, scale):
+    """One panel of brokers side by side: bars at the medians of `key`, a dot per round. Returns the brokers
+    drawn (samsa first) and their "/other: ratio" parts for the title."""
+    rounds = doc["rounds"]
+    present = [n for n in ["samsa", "mock", "tansu"] if n in rounds and key in rounds[n]]
+    meds = [doc["medians"][n][key] * scale for n in present]
+    bars = ax.bar(range(len(present)), meds, 0.6, color=[BROKER_COLORS[n] for n in present])
+    label_bars(ax, bars, "{:,.0f}")
+    for j, n in enumerate(present):
+        pts = [v * scale for v in rounds[n][key]]
+        ax.scatter([j] * len(pts), pts, color="black", s=10, zorder=3)
+    ax.set_xticks(range(len(present)))
+    ax.set_xticklabels([BROKER_NAMES[n] for n in present], fontsize=8)
+    ratios = [f"/{o}: {doc['ratios'][o][key]['median ratio']:.2f}" for o in present[1:]
+              if key in doc["ratios"].get(o, {})]
+    return ratios
+
+
 def brokers():
     file = newest("kafka-perf-*.json")
     if not file:
         return
     doc = load(file)
     rounds = doc["rounds"]
-    order = [n for n in ["samsa", "mock", "tansu"] if n in rounds]
-    colors = {"samsa": BLUE, "mock": ORANGE, "tansu": GREEN}
-    names = {"samsa": "samsa", "mock": "librdkafka mock", "tansu": "Tansu 0.6.0"}
     panels = [("produce rec/s", "produce, 100 B records (rec/s)", 1 / 1000, "thousand records/s"),
               ("consume small MB/s", "consume 16 topics x 4 x 4 MiB (MB/s)", 1, "MB/s"),
               ("consume 1 GiB MB/s", "consume 1 GiB from offset 0 (MB/s)", 1, "MB/s")]
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.8))
     for ax, (key, title, scale, ylabel) in zip(axes, panels):
-        present = [n for n in order if key in rounds[n]]
-        meds = [doc["medians"][n][key] * scale for n in present]
-        bars = ax.bar(range(len(present)), meds, 0.6, color=[colors[n] for n in present])
-        label_bars(ax, bars, "{:,.0f}")
-        for j, n in enumerate(present):
-            pts = [v * scale for v in rounds[n][key]]
-            ax.scatter([j] * len(pts), pts, color="black", s=10, zorder=3)
-        ax.set_xticks(range(len(present)))
-        ax.set_xticklabels([names[n] for n in present], fontsize=8)
+        ratios = broker_panel(ax, doc, key, scale)
         ax.set_ylabel(ylabel)
-        ratio = "; ".join(f"/{o}: {doc['ratios'][o][key]['median ratio']:.2f}" for o in present[1:]
-                          if key in doc["ratios"].get(o, {}))
-        ax.set_title(f"{title}\nsamsa{ratio}", fontsize=8)
+        ax.set_title(f"{title}\nsamsa{'; '.join(ratios)}", fontsize=8)
     fig.suptitle(f"One confluent-kafka client, three brokers interleaved ({len(rounds['samsa'][panels[0][0]])} rounds, "
                  f"bars = median, dots = rounds; {file})", fontsize=9)
     save(fig, "brokers.png")
@@ -309,24 +318,13 @@ def cli_tools():
     doc = load(file)
     rounds = doc["rounds"]
     order = [n for n in ["samsa", "mock", "tansu"] if n in rounds]
-    colors = {"samsa": BLUE, "mock": ORANGE, "tansu": GREEN}
-    names = {"samsa": "samsa", "mock": "librdkafka mock", "tansu": "Tansu 0.6.0"}
     panels = [("produce records/s", "producer-perf-test, 100 B\n(thousand records/s)"),
               ("consume records/s", "consumer-perf-test, 4 x 36,000 records\n(thousand records/s)"),
               ("consume large records/s", "consumer-perf-test, 4 x 500,000 records\n(thousand records/s)")]
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.8))
     for ax, (key, title) in zip(axes, panels):
-        present = [n for n in order if key in rounds[n]]
-        meds = [doc["medians"][n][key] / 1000 for n in present]
-        bars = ax.bar(range(len(present)), meds, 0.6, color=[colors[n] for n in present])
-        label_bars(ax, bars, "{:,.0f}")
-        for j, n in enumerate(present):
-            ax.scatter([j] * len(rounds[n][key]), [v / 1000 for v in rounds[n][key]], color="black", s=10, zorder=3)
-        ax.set_xticks(range(len(present)))
-        ax.set_xticklabels([names[n] for n in present], fontsize=8)
-        ratio = "; ".join(f"samsa/{o}: {doc['ratios'][o][key]['median ratio']:.2f}" for o in present[1:]
-                          if key in doc["ratios"].get(o, {}))
-        ax.set_title(f"{title}\n{ratio}", fontsize=8)
+        ratios = broker_panel(ax, doc, key, 1 / 1000)
+        ax.set_title(f"{title}\n{'; '.join('samsa' + r for r in ratios)}", fontsize=8)
     failed = sorted({e["target"] for e in doc.get("errors", [])} - set(order))
     note = f"; against {', '.join(failed)}: failed every round (see evaluation.md)" if failed else ""
     fig.suptitle(f"samsa's CLI perf tools (the same client) against the brokers, interleaved rounds "
