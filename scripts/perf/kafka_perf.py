@@ -195,6 +195,40 @@ def produce(target, topic, records, size, partitions=1):
     return elapsed, records / elapsed, records * size / elapsed / 1e6, broker_cpu, client_cpu
 
 
+def kcat_lines(records, size):
+    """A file of `records` newline-separated random printable payloads of `size` bytes (kcat -P -l reads it)."""
+    import random
+    rng = random.Random(1)
+    alphabet = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    lines = [bytes(rng.choice(alphabet) for _ in range(size)) + b"\n" for _ in range(256)]
+    f = tempfile.NamedTemporaryFile(prefix="kcat-lines-", delete=False)
+    block = b"".join(lines)
+    for _ in range(records // 256):
+        f.write(block)
+    f.write(b"".join(lines[: records % 256]))
+    f.close()
+    return f.name
+
+
+def produce_kcat(target, topic, path, records, size):
+    """The same producer settings through kcat (librdkafka in C, no Python per record), so that the broker, not
+    the client loop, sets the pace. Timed from kcat's start to its exit (after every delivery report); returns
+    (seconds, records/s, MB/s, broker CPU cores, kcat CPU cores)."""
+    kcat = shutil.which("kcat")
+    command = [kcat, "-P", "-b", target.bootstrap(), "-t", topic, "-p", "0", "-X", "linger.ms=5",
+               "-X", "batch.size=1000000", "-X", "acks=1", "-l", path]
+    subprocess.run(command[:-2] + ["/dev/null"], check=True)  # warm up: metadata, connection
+    broker0 = cpu_seconds(target.pid) if target.pid else None
+    start = time.monotonic()
+    usage0 = os.times()
+    subprocess.run(command, check=True)
+    elapsed = time.monotonic() - start
+    usage1 = os.times()
+    client_cpu = ((usage1.children_user - usage0.children_user) + (usage1.children_system - usage0.children_system)) / elapsed
+    broker_cpu = (cpu_seconds(target.pid) - broker0) / elapsed if target.pid else None
+    return elapsed, records / elapsed, records * size / elapsed / 1e6, broker_cpu, client_cpu
+
+
 def fill(target, topic, partitions, total_bytes, size):
     """Writes total_bytes of size-byte records, round-robin over the partitions (not timed)."""
     payload = os.urandom(size)
@@ -312,12 +346,18 @@ def main():
                              "at most 5 MiB per partition)")
     parser.add_argument("--repeat", type=int, default=1, help="rounds; each target once per round, interleaved")
     parser.add_argument("--data-dir", help="where samsa keeps its data (default: a temporary directory)")
+    parser.add_argument("--kcat-records", type=int, default=5_000_000,
+                        help="records for the kcat producer (0: skip it; it also needs kcat on PATH)")
+    parser.add_argument("--produce-only", action="store_true", help="skip the consume workloads")
     parser.add_argument("--json", help="also write every round's figures, the medians and the ratios to this file")
     args = parser.parse_args()
     started = datetime.datetime.now(datetime.timezone.utc)
     load_start = os.getloadavg()
 
     results = {}
+    kcat_file = None
+    if args.kcat_records and shutil.which("kcat"):
+        kcat_file = kcat_lines(args.kcat_records, args.record_size)
 
     def record(name, key, value):
         results.setdefault(name, {}).setdefault(key, []).append(value)
@@ -331,6 +371,8 @@ def main():
         if args.tansu:
             tansu_dir = tempfile.mkdtemp(prefix="tansu-perf-")
             targets.append(lambda: Tansu(args.tansu, tansu_dir))
+        if round_ % 2 == 1:
+            targets.reverse()  # alternate who goes first: a slow start or a warm cache favours no one
         for make in targets:
             target = make()
             name = target.name
@@ -344,6 +386,19 @@ def main():
                 record(name, "client CPU (produce)", p[4])
                 print(f"[{round_}] {name:6} produce {args.records} x {args.record_size} B: {p[0]:.2f} s, {p[1]:,.0f} rec/s, "
                       f"{p[2]:.1f} MB/s, broker CPU {fmt(p[3], '.2f')} cores, client CPU {p[4]:.2f} cores", flush=True)
+
+                if kcat_file:
+                    create_topic(target.bootstrap(), "perf-produce-kcat", 1)
+                    p = produce_kcat(target, "perf-produce-kcat", kcat_file, args.kcat_records, args.record_size)
+                    record(name, "kcat produce rec/s", p[1])
+                    if p[3] is not None:
+                        record(name, "broker CPU (kcat)", p[3])
+                    record(name, "kcat CPU", p[4])
+                    print(f"[{round_}] {name:6} kcat produce {args.kcat_records} x {args.record_size} B: {p[0]:.2f} s, "
+                          f"{p[1]:,.0f} rec/s, {p[2]:.1f} MB/s, broker CPU {fmt(p[3], '.2f')} cores, kcat CPU "
+                          f"{p[4]:.2f} cores", flush=True)
+                if args.produce_only:
+                    continue
 
                 small = [f"perf-small-{i}" for i in range(args.small_topics)]
                 n = 0
@@ -375,7 +430,10 @@ def main():
             shutil.rmtree(tansu_dir, ignore_errors=True)
 
     print()
-    keys = ["produce rec/s", "produce MB/s", "broker CPU (produce)", "client CPU (produce)", "consume small MB/s",
+    if kcat_file:
+        os.unlink(kcat_file)
+    keys = ["produce rec/s", "produce MB/s", "broker CPU (produce)", "client CPU (produce)", "kcat produce rec/s",
+            "broker CPU (kcat)", "kcat CPU", "consume small MB/s",
             "consume 1 GiB MB/s", "raw consume 1 GiB MB/s"]
     print(f"{'median of ' + str(args.repeat):24}" + "".join(f"{n:>12}" for n in results))
     for key in keys:
@@ -387,7 +445,7 @@ def main():
     ratios = {}
     if "samsa" in results:
         for other in [n for n in results if n != "samsa"]:
-            for key in ["produce rec/s", "consume small MB/s", "consume 1 GiB MB/s", "raw consume 1 GiB MB/s"]:
+            for key in ["produce rec/s", "kcat produce rec/s", "consume small MB/s", "consume 1 GiB MB/s", "raw consume 1 GiB MB/s"]:
                 a = sorted(results["samsa"].get(key, []))
                 b = sorted(results[other].get(key, []))
                 if a and b:
