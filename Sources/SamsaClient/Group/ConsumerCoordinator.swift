@@ -225,25 +225,14 @@ actor ConsumerCoordinator {
         let response = try await connection.request(request, timeout: joinTimeout)
         if closing || closed { return .done }
         switch response.errorCode {
-        case .none:
-            break
         case .memberIdRequired:
             // KIP-394: a new member gets its id first and joins again with it.
             generation = GroupGeneration(generationId: -1, memberId: response.memberId, protocolName: nil)
             return .again
-        case .unknownMemberId:
-            generation = .none
-            return .again
-        case .illegalGeneration:
-            generation.generationId = -1
-            return .again
-        case .rebalanceInProgress, .coordinatorLoadInProgress:
-            return .afterBackoff
-        case .coordinatorNotAvailable, .notCoordinator:
-            markCoordinatorUnknown()
+        case .rebalanceInProgress:
             return .afterBackoff
         default:
-            throw groupError("JoinGroup failed", response.errorCode)
+            if let step = try step(after: response.errorCode, of: "JoinGroup") { return step }
         }
         if let type = response.protocolType, type != ConsumerProtocol.protocolType {
             throw .groupFailed(group: groupId, reason: "JoinGroup answered protocol type '\(type)', not 'consumer'")
@@ -260,25 +249,8 @@ actor ConsumerCoordinator {
             protocolName: generation.protocolName, assignments: assignments)
         let synced = try await connection.request(sync, timeout: joinTimeout)
         if closing || closed { return .done }
-        switch synced.errorCode {
-        case .none:
-            break
-        case .rebalanceInProgress:
-            return .again
-        case .unknownMemberId:
-            generation = .none
-            return .again
-        case .illegalGeneration:
-            generation.generationId = -1
-            return .again
-        case .coordinatorLoadInProgress:
-            return .afterBackoff
-        case .coordinatorNotAvailable, .notCoordinator:
-            markCoordinatorUnknown()
-            return .afterBackoff
-        default:
-            throw groupError("SyncGroup failed", synced.errorCode)
-        }
+        if synced.errorCode == .rebalanceInProgress { return .again }  // the group moved on: join its next generation
+        if let step = try step(after: synced.errorCode, of: "SyncGroup") { return step }
         let decoded: ConsumerProtocolAssignment
         do {
             decoded = try ConsumerProtocolAssignment.decode(synced.assignment)
@@ -307,6 +279,29 @@ actor ConsumerCoordinator {
         assignment = partitions
         hooks.assign(partitions, committed)
         return .done
+    }
+
+    /// What the join loop does after a JoinGroup or SyncGroup error both requests share (nil for no error):
+    /// rejoin at once with a reset member id or generation, retry after a backoff while the coordinator loads
+    /// or moves, or give up on anything else.
+    private func step(after code: ErrorCode, of request: String) throws(ClientError) -> JoinStep? {
+        switch code {
+        case .none:
+            return nil
+        case .unknownMemberId:
+            generation = .none
+            return .again
+        case .illegalGeneration:
+            generation.generationId = -1
+            return .again
+        case .coordinatorLoadInProgress:
+            return .afterBackoff
+        case .coordinatorNotAvailable, .notCoordinator:
+            markCoordinatorUnknown()
+            return .afterBackoff
+        default:
+            throw groupError("\(request) failed", code)
+        }
     }
 
     private func subscriptionBytes() throws(ClientError) -> ByteBuffer {
