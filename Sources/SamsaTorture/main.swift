@@ -93,16 +93,13 @@ if command == "verify" {
         while expected < log.logEndOffset, let slice = try log.read(from: expected, maxBytes: 1 << 20).slice {
             let bytes = try slice.readBytes()
             try bytes.withUnsafeBytes { buffer in
-                var position = 0
-                while position < buffer.count, let size = try? RecordBatch.size(ofBatchAt: UnsafeRawBufferPointer(rebasing: buffer[position...])), position + size <= buffer.count {
-                    let batch = try RecordBatch(validating: UnsafeRawBufferPointer(rebasing: buffer[position...]))
-                    try batch.forEachRecord(scratch: &scratch) { record in
+                for whole in WholeBatches(buffer) {
+                    try RecordBatch(validating: whole).forEachRecord(scratch: &scratch) { record in
                         if record.offset != expected || record.valueBytes != value(forOffset: record.offset, seed: seed) {
                             problems += 1
                         }
                         expected = record.offset + 1
                     }
-                    position += size
                 }
             }
         }
@@ -163,17 +160,13 @@ func readAllRecords(_ log: Log) throws -> [(offset: Int64, key: [UInt8]?, value:
         let bytes = try slice.readBytes()
         var progressed = false
         try bytes.withUnsafeBytes { buffer in
-            var position = 0
-            while position < buffer.count {
-                let rest = UnsafeRawBufferPointer(rebasing: buffer[position...])
-                guard let size = try? RecordBatch.size(ofBatchAt: rest), size <= rest.count else { break }
-                let batch = try RecordBatch(validating: rest)
+            for whole in WholeBatches(buffer) {
+                let batch = try RecordBatch(validating: whole)
                 try batch.forEachRecord(scratch: &scratch) { r in
                     if r.offset >= next { out.append((r.offset, r.keyBytes, r.valueBytes)) }
                 }
                 next = max(next, batch.nextOffset)
                 progressed = true
-                position += size
             }
         }
         if !progressed { break }

@@ -12,17 +12,13 @@ extension Log {
             let bytes = try slice.readBytes()
             var progressed = false
             try bytes.withUnsafeBytes { buffer in
-                var position = 0
-                while position < buffer.count {
-                    let rest = UnsafeRawBufferPointer(rebasing: buffer[position...])
-                    guard let size = try? RecordBatch.size(ofBatchAt: rest), size <= rest.count else { break }
-                    let batch = try RecordBatch(validating: rest)
+                for whole in WholeBatches(buffer) {
+                    let batch = try RecordBatch(validating: whole)
                     try batch.forEachRecord(scratch: &scratch) { r in
                         if r.offset >= next { out.append((r.offset, r.timestamp, r.keyBytes, r.valueBytes)) }
                     }
                     next = max(next, batch.nextOffset)
                     progressed = true
-                    position += size
                 }
             }
             precondition(progressed, "read returned no whole batch at \(next)")

@@ -3,6 +3,40 @@ import Testing
 
 /// Malformed input gives a typed error: never a crash, never an allocation of a claimed size.
 @Suite struct RecordBatchFaultTests {
+    @Test func wholeBatchesStopBeforeTheFirstCutOrUnreadableBatch() throws {
+        let a = makeBatch(count: 3, valueSize: 40)
+        let b = makeBatch(count: 5, first: 3, valueSize: 10)
+        let c = makeBatch(count: 2, first: 8)
+        let all = a + b + c
+        // Every cut of the bytes yields exactly the batches wholly inside it, byte for byte.
+        for cut in 0...all.count {
+            var expected: [[UInt8]] = []
+            var end = 0
+            for batch in [a, b, c] {
+                guard end + batch.count <= cut else { break }
+                expected.append(batch)
+                end += batch.count
+            }
+            try Array(all[0..<cut]).withUnsafeBytes { buffer in
+                var batches = WholeBatches(buffer)
+                var got: [[UInt8]] = []
+                while let bytes = batches.next() { got.append(Array(bytes)) }
+                #expect(got == expected, "cut at \(cut)")
+                #expect(batches.consumed == end)
+                for bytes in got { try bytes.withUnsafeBytes { _ = try RecordBatch(validating: $0) } }
+            }
+        }
+        // A length field that cannot be right ends the walk there.
+        var bad = a + b
+        bad[a.count + RecordBatch.Field.magic] = 7
+        try bad.withUnsafeBytes { buffer in
+            var batches = WholeBatches(buffer)
+            #expect(batches.next().map(Array.init) == a)
+            #expect(batches.next() == nil)
+            #expect(batches.consumed == a.count)
+        }
+    }
+
     static func sampleBatch(codec: CompressionCodec = .none, records: Int = 5) throws -> [UInt8] {
         var builder = RecordBatchBuilder(baseOffset: 100, codec: codec)
         for i in 0..<records {

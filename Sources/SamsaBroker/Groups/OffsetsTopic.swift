@@ -129,14 +129,9 @@ final class OffsetsTopic: Sendable {
                     break
                 }
                 let next: Int64? = bytes.withUnsafeBytes { buffer -> Int64? in
-                    var position = 0
                     var next: Int64?
-                    while position < buffer.count {
-                        let rest = UnsafeRawBufferPointer(rebasing: buffer[position...])
-                        guard let size = try? RecordBatch.size(ofBatchAt: rest), size <= rest.count,
-                            let batch = try? RecordBatch(validating: rest)
-                        else { break }
-                        position += size
+                    for whole in WholeBatches(buffer) {
+                        guard let batch = try? RecordBatch(validating: whole) else { break }
                         next = batch.nextOffset
                         guard !batch.isControl else { continue }
                         do {

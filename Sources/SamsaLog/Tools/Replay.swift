@@ -395,12 +395,7 @@ public enum Replay {
             do { bytes = try slice.readBytes() } catch { throw .io(error) }
             var progressed = false
             try bytes.withBytes { (buffer) throws(ReplayError) in
-                var position = 0
-                while position < buffer.count {
-                    let rest = UnsafeRawBufferPointer(rebasing: buffer[position...])
-                    guard let size = try? RecordBatch.size(ofBatchAt: rest, maxBatchSize: Int(Int32.max)), size <= rest.count else { break }
-                    let replayed = UnsafeRawBufferPointer(rebasing: rest[0..<size])
-                    position += size
+                for replayed in WholeBatches(buffer, maxBatchSize: Int(Int32.max)) {
                     let batch = RecordBatch(unchecked: replayed)
                     next = batch.nextOffset
                     progressed = true

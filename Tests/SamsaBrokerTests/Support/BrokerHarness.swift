@@ -202,18 +202,13 @@ enum Batches {
         var out: [(Int64, Int64, String?, String?)] = []
         var scratch: [UInt8] = []
         try bytes.withUnsafeBytes { buffer in
-            var position = 0
-            while position < buffer.count {
-                let rest = UnsafeRawBufferPointer(rebasing: buffer[position...])
-                guard let size = try? RecordBatch.size(ofBatchAt: rest), size <= rest.count else { break }
-                let batch = try RecordBatch(validating: rest)
-                try batch.forEachRecord(scratch: &scratch) { r in
+            for whole in WholeBatches(buffer) {
+                try RecordBatch(validating: whole).forEachRecord(scratch: &scratch) { r in
                     out.append((
                         r.offset, r.timestamp, r.keyBytes.map { String(decoding: $0, as: UTF8.self) },
                         r.valueBytes.map { String(decoding: $0, as: UTF8.self) }
                     ))
                 }
-                position += size
             }
         }
         return out
