@@ -190,13 +190,14 @@ public final class Log: Sendable {
         case .client:
             firstOffset = state.logEndOffset
             var records: Int64 = 0
-            for batch in batches { records += Int64(batch.header.recordCount) }
+            for i in 0..<batches.count { records += Int64(batches[i].header.recordCount) }
             lastOffset = firstOffset + records - 1
         case .raw:
             firstOffset = batches[0].header.baseOffset
             lastOffset = batches[batches.count - 1].header.lastOffset
             var previousEnd = state.logEndOffset
-            for (i, batch) in batches.enumerated() {
+            for i in 0..<batches.count {
+                let batch = batches[i]
                 guard batch.header.baseOffset >= previousEnd else {
                     throw .invalidRecord(
                         batch: i,
@@ -205,7 +206,7 @@ public final class Log: Sendable {
                 previousEnd = batch.header.nextOffset
             }
         }
-        if origin == .client, batches.contains(where: { $0.header.producerId >= 0 }) {
+        if origin == .client, batches.hasProducerId {
             guard batches.count == 1 else {
                 throw .invalidRecord(batch: 1, reason: "an idempotent producer must send one batch per partition")
             }
@@ -220,7 +221,7 @@ public final class Log: Sendable {
         var incomingMaxTimestamp = logAppendTime
         if logAppendTime < 0 {
             incomingMaxTimestamp = .min
-            for batch in batches { incomingMaxTimestamp = max(incomingMaxTimestamp, batch.header.maxTimestamp) }
+            for i in 0..<batches.count { incomingMaxTimestamp = max(incomingMaxTimestamp, batches[i].header.maxTimestamp) }
         }
         if state.active.shouldRoll(
             appending: totalBytes, lastOffset: lastOffset, maxTimestamp: incomingMaxTimestamp, config: state.config,
@@ -246,7 +247,8 @@ public final class Log: Sendable {
         do {
             switch origin {
             case .raw:
-                for batch in batches {
+                for i in 0..<batches.count {
+                    let batch = batches[i]
                     appended.append(.init(lastOffset: batch.header.lastOffset, maxTimestamp: batch.header.maxTimestamp, size: batch.header.sizeInBytes))
                     recordCount += Int(batch.header.recordCount)
                 }
@@ -259,7 +261,8 @@ public final class Log: Sendable {
                 state.headerScratch.removeAll(keepingCapacity: true)
                 state.headerScratch.reserveCapacity(batches.count * headerSize)
                 var nextOffset = firstOffset
-                for batch in batches {
+                for i in 0..<batches.count {
+                    let batch = batches[i]
                     let start = state.headerScratch.count
                     state.headerScratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[batch.position..<(batch.position + headerSize)]))
                     state.headerScratch.storeBigEndian(nextOffset, at: start + RecordBatch.Field.baseOffset)
@@ -283,7 +286,8 @@ public final class Log: Sendable {
                 }
                 let intervalBytes = state.config.indexIntervalBytes
                 try state.headerScratch.withBytes { (headers) throws(FileSystemError) in
-                    for (i, batch) in batches.enumerated() {
+                    for i in 0..<batches.count {
+                        let batch = batches[i]
                         parts.append(UnsafeRawBufferPointer(rebasing: headers[(i * headerSize)..<((i + 1) * headerSize)]))
                         parts.append(UnsafeRawBufferPointer(rebasing: bytes[(batch.position + headerSize)..<(batch.position + batch.header.sizeInBytes)]))
                     }
@@ -298,7 +302,8 @@ public final class Log: Sendable {
             logger.error("log \(directory) is offline for writes: \(error)")
             throw .io(error)
         }
-        for (batch, written) in zip(batches, appended) {
+        for i in 0..<batches.count {
+            let (batch, written) = (batches[i], appended[i])
             let first = written.lastOffset - Int64(batch.header.lastOffsetDelta)
             state.producerState.update(batch.header, firstOffset: first, lastOffset: written.lastOffset, timestamp: written.maxTimestamp)
         }

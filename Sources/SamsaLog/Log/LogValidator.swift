@@ -19,15 +19,25 @@ struct ValidatedBatches: RandomAccessCollection {
     private var head: ValidatedBatch
     private var tail: [ValidatedBatch] = []
 
-    init(_ first: ValidatedBatch) { head = first }
+    init(_ first: ValidatedBatch) {
+        head = first
+        hasProducerId = first.header.producerId >= 0
+    }
 
-    mutating func append(_ batch: ValidatedBatch) { tail.append(batch) }
+    mutating func append(_ batch: ValidatedBatch) {
+        tail.append(batch)
+        hasProducerId = hasProducerId || batch.header.producerId >= 0
+    }
+
+    /// Whether a batch has a producer id (is idempotent or transactional).
+    private(set) var hasProducerId: Bool
 
     var startIndex: Int { 0 }
-    var endIndex: Int { 1 + tail.count }
+    var endIndex: Int { 1 &+ tail.count }
     subscript(i: Int) -> ValidatedBatch {
-        precondition(i >= 0 && i <= tail.count, "batch \(i) of \(1 + tail.count)")
-        return i == 0 ? head : tail[i - 1]
+        if i == 0 { return head }
+        precondition(i > 0 && i <= tail.count, "batch \(i) of \(1 + tail.count)")
+        return tail[i &- 1]
     }
 }
 
@@ -38,30 +48,42 @@ enum LogValidator {
         _ bytes: UnsafeRawBufferPointer, origin: AppendOrigin, config: LogConfig, scratch: inout [UInt8]
     ) throws(LogError) -> ValidatedBatches {
         guard !bytes.isEmpty else { throw .emptyAppend }
-        var batches: ValidatedBatches?
-        var position = 0
+        // The first batch outside the loop: a producer sends one, and the result is then built without an
+        // optional to unwrap and copy.
+        let first = try validateBatch(bytes, at: 0, index: 0, origin: origin, config: config, scratch: &scratch)
+        var batches = ValidatedBatches(first.batch)
+        var position = first.size
         while position < bytes.count {
-            let index = batches?.count ?? 0
-            let rest = UnsafeRawBufferPointer(rebasing: bytes[position...])
-            let size: Int
-            do { size = try RecordBatch.size(ofBatchAt: rest, maxBatchSize: Int(Int32.max)) } catch {
-                throw .invalidBatch(batch: index, reason: error)
-            }
-            if origin == .client && size > config.maxMessageBytes {
-                throw .batchTooLarge(batch: index, size: size, limit: config.maxMessageBytes)
-            }
-            let batch: RecordBatch
-            do { batch = try RecordBatch(validating: rest, maxBatchSize: size) } catch {
-                throw .invalidBatch(batch: index, reason: error)
-            }
-            if origin == .client {
-                try checkClientRules(batch, index: index, config: config, scratch: &scratch)
-            }
-            let validated = ValidatedBatch(position: position, header: RecordBatchHeader(batch))
-            if batches == nil { batches = ValidatedBatches(validated) } else { batches!.append(validated) }
-            position += size
+            let next = try validateBatch(
+                bytes, at: position, index: batches.count, origin: origin, config: config, scratch: &scratch)
+            batches.append(next.batch)
+            position += next.size
         }
-        return batches!
+        return batches
+    }
+
+    /// Validates the batch at `position` of `bytes`, the `index`th of the append.
+    @inline(__always)
+    private static func validateBatch(
+        _ bytes: UnsafeRawBufferPointer, at position: Int, index: Int, origin: AppendOrigin, config: LogConfig,
+        scratch: inout [UInt8]
+    ) throws(LogError) -> (batch: ValidatedBatch, size: Int) {
+        let rest = UnsafeRawBufferPointer(rebasing: bytes[position...])
+        let size: Int
+        do { size = try RecordBatch.size(ofBatchAt: rest, maxBatchSize: Int(Int32.max)) } catch {
+            throw .invalidBatch(batch: index, reason: error)
+        }
+        if origin == .client && size > config.maxMessageBytes {
+            throw .batchTooLarge(batch: index, size: size, limit: config.maxMessageBytes)
+        }
+        let batch: RecordBatch
+        do { batch = try RecordBatch(validating: rest, maxBatchSize: size) } catch {
+            throw .invalidBatch(batch: index, reason: error)
+        }
+        if origin == .client {
+            try checkClientRules(batch, index: index, config: config, scratch: &scratch)
+        }
+        return (ValidatedBatch(position: position, header: RecordBatchHeader(batch)), size)
     }
 
     /// What Kafka refuses from producers: empty batches, control batches, offset deltas that are not
