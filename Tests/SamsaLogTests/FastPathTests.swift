@@ -83,6 +83,113 @@ import Testing
         #expect(disagreements.isEmpty, "\(disagreements.prefix(10))")
     }
 
+    /// Batches of records framed alike, which the skim checks by comparing each record's framing with the one
+    /// before (small records whose 16 compared bytes reach into the next record, keys, timestamp deltas of one and
+    /// two bytes, offset deltas growing from one byte to two): every single-byte change agrees with the full parse.
+    @Test func skimAgreesWithTheFullParseOnEveryByteCorruptionOfLikeRecords() throws {
+        func batch(count: Int, key: [UInt8]?, valueSize: Int, timestampStep: Int64) throws -> [UInt8] {
+            var builder = RecordBatchBuilder()
+            for i in 0..<count {
+                builder.append(
+                    timestamp: 1_700_000_000_000 + Int64(i) * timestampStep, key: key,
+                    value: [UInt8](repeating: UInt8(truncatingIfNeeded: i), count: valueSize))
+            }
+            return try builder.build()
+        }
+        let batches = [
+            try batch(count: 70, key: nil, valueSize: 3, timestampStep: 0),
+            try batch(count: 68, key: Array("k1".utf8), valueSize: 9, timestampStep: 1),
+            try batch(count: 12, key: [UInt8](repeating: 0x6B, count: 10), valueSize: 70, timestampStep: 100),
+        ]
+        var disagreements: [String] = []
+        var refused = 0
+        for (n, original) in batches.enumerated() {
+            try original.withUnsafeBytes { buffer in
+                let batch = try RecordBatch(validating: buffer)
+                #expect(RecordSkim.accepts(batch.recordsSection, count: Int(batch.recordCount), keysRequired: n > 0))
+                #expect(RecordSkim.accepts(batch.recordsSection, count: Int(batch.recordCount), keysRequired: true) == (n > 0))
+            }
+            for position in RecordBatch.headerSize..<original.count {
+                for value: UInt8 in [0x00, 0x01, 0x80, 0xFF, original[position] ^ 0x01, original[position] ^ 0x80, original[position] &+ 2] {
+                    guard value != original[position] else { continue }
+                    var bytes = original
+                    bytes[position] = value
+                    try bytes.withUnsafeBytes { buffer in
+                        let batch = RecordBatch(unchecked: buffer)
+                        for keysRequired in [false, true] {
+                            let full = Self.fullParseAccepts(batch, keysRequired: keysRequired)
+                            let skim = RecordSkim.accepts(batch.recordsSection, count: Int(batch.recordCount), keysRequired: keysRequired)
+                            if !full { refused += 1 }
+                            if full != skim { disagreements.append("batch \(n) byte \(position) = \(value), keys \(keysRequired): full \(full), skim \(skim)") }
+                        }
+                    }
+                }
+            }
+        }
+        #expect(refused > 1000, "the corruptions must exercise the refusals")
+        #expect(disagreements.isEmpty, "\(disagreements.prefix(10))")
+    }
+
+    /// Seeded random batches (like records, varied value sizes, keys now and then, varying timestamp deltas, a
+    /// header now and then), each changed in one to three random places (bytes, continuation bits, the declared
+    /// count, a cut end): the skim's verdict equals the full parse's every time.
+    @Test func skimAgreesWithTheFullParseOnRandomlyDamagedBatches() throws {
+        var state: UInt64 = 0x5EED
+        func random(_ n: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(n))
+        }
+        var disagreements: [String] = []
+        var checked = 0
+        var refused = 0
+        for round in 0..<300 {
+            let count = [1, 2, 3, 5, 10, 70, 140][random(7)]
+            let kind = random(5)
+            let valueSize = random(120)
+            var builder = RecordBatchBuilder()
+            for i in 0..<count {
+                let size = kind == 1 ? random(120) : (kind == 2 && i % 17 == 5 ? valueSize + 1 : valueSize)
+                let key: [UInt8]? = kind == 3 ? [UInt8](repeating: 0x6B, count: 1 + random(20)) : (kind == 2 && i % 13 == 0 ? [1, 2] : nil)
+                let timestamp: Int64 = 1_700_000_000_000 + (kind == 4 ? Int64(random(100_000)) : Int64(i) * 3)
+                let headers = kind == 4 && i % 11 == 3 ? [RecordHeader(key: "h", value: [7])] : []
+                builder.append(timestamp: timestamp, key: key, value: [UInt8](repeating: UInt8(truncatingIfNeeded: i), count: size), headers: headers)
+            }
+            let original = try builder.build()
+            for damage in 0..<6 {
+                var bytes = original
+                if damage > 0 {
+                    for _ in 0..<(1 + random(3)) {
+                        let position = RecordBatch.headerSize + random(bytes.count - RecordBatch.headerSize)
+                        switch random(5) {
+                        case 0: bytes[position] = UInt8(random(256))
+                        case 1: bytes[position] ^= 0x80
+                        case 2: bytes[position] = [0x00, 0x01, 0x7F, 0x80, 0xFF][random(5)]
+                        case 3: bytes.storeBigEndian(Int32(max(1, count + random(5) - 2)), at: RecordBatch.Field.recordCount)
+                        default: bytes[position] &+= 2
+                        }
+                    }
+                }
+                if damage == 5 {
+                    // A cut end: the batch's length says so, the records section is shorter.
+                    bytes.removeLast(random(4) + 1)
+                    bytes.storeBigEndian(Int32(bytes.count - RecordBatch.logOverhead), at: RecordBatch.Field.batchLength)
+                }
+                try bytes.withUnsafeBytes { buffer in
+                    let batch = RecordBatch(unchecked: buffer)
+                    for keysRequired in [false, true] {
+                        let full = Self.fullParseAccepts(batch, keysRequired: keysRequired)
+                        let skim = RecordSkim.accepts(batch.recordsSection, count: Int(batch.recordCount), keysRequired: keysRequired)
+                        checked += 1
+                        if !full { refused += 1 }
+                        if full != skim { disagreements.append("round \(round) damage \(damage) keys \(keysRequired): full \(full), skim \(skim)") }
+                    }
+                }
+            }
+        }
+        #expect(refused > checked / 4 && refused < checked * 3 / 4, "\(refused) of \(checked) refused")
+        #expect(disagreements.isEmpty, "\(disagreements.prefix(10))")
+    }
+
     @Test func appendOfARefusedBatchStillReportsTheFullParsesError() throws {
         let dir = TemporaryDirectory()
         let log = try Log.open(directory: dir.sub("t-0"))
