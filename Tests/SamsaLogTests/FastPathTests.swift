@@ -83,9 +83,8 @@ import Testing
         #expect(disagreements.isEmpty, "\(disagreements.prefix(10))")
     }
 
-    /// Batches of records framed alike, which the skim checks by comparing each record's framing with the one
-    /// before (small records whose 16 compared bytes reach into the next record, keys, timestamp deltas of one and
-    /// two bytes, offset deltas growing from one byte to two): every single-byte change agrees with the full parse.
+    /// Batches of records framed alike (small records, keys, timestamp deltas of one and two bytes, offset deltas
+    /// growing from one byte to two): every single-byte change gets the full parse's verdict from the skim.
     @Test func skimAgreesWithTheFullParseOnEveryByteCorruptionOfLikeRecords() throws {
         func batch(count: Int, key: [UInt8]?, valueSize: Int, timestampStep: Int64) throws -> [UInt8] {
             var builder = RecordBatchBuilder()
