@@ -1,8 +1,10 @@
 // Fuzz target `record_batch`: the magic-2 record batch decoder. Each input is tried as given (the CRC almost always
 // fails, which exercises the header checks) and again with its CRC made right, so that the records section is
 // decompressed (at most 1 MiB) and every record parsed: validateRecords, then every field of every record and
-// header. Nothing may crash, read out of bounds, leak or allocate beyond the limits.
-import SamsaLog
+// header. An uncompressed batch is also checked by the producer path's `RecordSkim`, which must accept exactly what
+// the full parse accepts (offset deltas 0..<count, keys where required): a disagreement traps. Nothing may crash,
+// read out of bounds, leak or allocate beyond the limits.
+@testable import SamsaLog
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzRecordBatch(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
@@ -33,7 +35,31 @@ public func fuzzRecordBatch(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt 
             sink &+= Int64(record.key?.count ?? -1) &+ Int64(record.value?.count ?? -1)
             for h in record.headers { sink &+= Int64(h.keyString.utf8.count) &+ Int64(h.value?.count ?? -1) }
         }
+        if batch.compression == CompressionCodec.none {
+            for keysRequired in [false, true] {
+                let skim = RecordSkim.accepts(batch.recordsSection, count: Int(batch.recordCount), keysRequired: keysRequired)
+                let full = fullParseAccepts(batch, keysRequired: keysRequired, scratch: &scratch)
+                if skim != full { fatalError("RecordSkim says \(skim), the full parse \(full) (keys required: \(keysRequired))") }
+            }
+        }
         if sink == 0x5A5A_5A5A_5A5A_5A5A { print("") }  // keeps the reads
     }
     return 0
+}
+
+/// What the validator's full parse says of an uncompressed batch's records: each parses, offset deltas run
+/// 0, 1, 2..., and every record has a key when keys are required.
+func fullParseAccepts(_ batch: RecordBatch, keysRequired: Bool, scratch: inout [UInt8]) -> Bool {
+    do {
+        return try batch.withRecords(scratch: &scratch) { iterator in
+            var expected: Int32 = 0
+            while let record = try iterator.next() {
+                guard record.offsetDelta == expected, !keysRequired || record.key != nil else { return false }
+                expected += 1
+            }
+            return true
+        }
+    } catch {
+        return false
+    }
 }
