@@ -6,21 +6,27 @@ import Testing
 /// record skim accepts exactly what the full parse accepts, a read finds the batch a header scan finds, and
 /// unloaded indexes answer as loaded ones did.
 @Suite struct FastPathTests {
-    /// What the producer path accepted before the skim: every record parsed, offset deltas 0..<count, keys
-    /// present when required.
+    /// The validator's full parse (every record parsed, offset deltas 0..<count, keys present when required):
+    /// what the producer path falls back to when the skim refuses.
     static func fullParseAccepts(_ batch: RecordBatch, keysRequired: Bool) -> Bool {
         var scratch: [UInt8] = []
         do {
-            return try batch.withRecords(scratch: &scratch) { iterator in
-                var expected: Int32 = 0
-                while let record = try iterator.next() {
-                    guard record.offsetDelta == expected, !keysRequired || record.key != nil else { return false }
-                    expected += 1
-                }
-                return true
-            }
+            try LogValidator.checkRecords(batch, index: 0, keysRequired: keysRequired, scratch: &scratch)
+            return true
         } catch {
             return false
+        }
+    }
+
+    /// The full parse's and the skim's verdicts on `bytes` (a batch, its CRC unchecked), without and with keys
+    /// required.
+    static func verdicts(_ bytes: [UInt8]) -> [(keysRequired: Bool, full: Bool, skim: Bool)] {
+        bytes.withUnsafeBytes { buffer in
+            let batch = RecordBatch(unchecked: buffer)
+            return [false, true].map { keysRequired in
+                (keysRequired, fullParseAccepts(batch, keysRequired: keysRequired),
+                 RecordSkim.accepts(batch.recordsSection, count: Int(batch.recordCount), keysRequired: keysRequired))
+            }
         }
     }
 
@@ -58,14 +64,9 @@ import Testing
             for value: UInt8 in [0x00, 0x01, 0x02, 0x7F, 0x80, 0xFF, original[position] ^ 0x01, original[position] &+ 2] {
                 var bytes = original
                 bytes[position] = value
-                try bytes.withUnsafeBytes { buffer in
-                    let batch = RecordBatch(unchecked: buffer)
-                    for keysRequired in [false, true] {
-                        let full = Self.fullParseAccepts(batch, keysRequired: keysRequired)
-                        let skim = RecordSkim.accepts(batch.recordsSection, count: Int(batch.recordCount), keysRequired: keysRequired)
-                        if !full { refused += 1 }
-                        if full != skim { disagreements.append("byte \(position) = \(value), keys \(keysRequired): full \(full), skim \(skim)") }
-                    }
+                for (keysRequired, full, skim) in Self.verdicts(bytes) {
+                    if !full { refused += 1 }
+                    if full != skim { disagreements.append("byte \(position) = \(value), keys \(keysRequired): full \(full), skim \(skim)") }
                 }
             }
         }
@@ -113,14 +114,9 @@ import Testing
                     guard value != original[position] else { continue }
                     var bytes = original
                     bytes[position] = value
-                    try bytes.withUnsafeBytes { buffer in
-                        let batch = RecordBatch(unchecked: buffer)
-                        for keysRequired in [false, true] {
-                            let full = Self.fullParseAccepts(batch, keysRequired: keysRequired)
-                            let skim = RecordSkim.accepts(batch.recordsSection, count: Int(batch.recordCount), keysRequired: keysRequired)
-                            if !full { refused += 1 }
-                            if full != skim { disagreements.append("batch \(n) byte \(position) = \(value), keys \(keysRequired): full \(full), skim \(skim)") }
-                        }
+                    for (keysRequired, full, skim) in Self.verdicts(bytes) {
+                        if !full { refused += 1 }
+                        if full != skim { disagreements.append("batch \(n) byte \(position) = \(value), keys \(keysRequired): full \(full), skim \(skim)") }
                     }
                 }
             }
@@ -173,15 +169,10 @@ import Testing
                     bytes.removeLast(random(4) + 1)
                     bytes.storeBigEndian(Int32(bytes.count - RecordBatch.logOverhead), at: RecordBatch.Field.batchLength)
                 }
-                try bytes.withUnsafeBytes { buffer in
-                    let batch = RecordBatch(unchecked: buffer)
-                    for keysRequired in [false, true] {
-                        let full = Self.fullParseAccepts(batch, keysRequired: keysRequired)
-                        let skim = RecordSkim.accepts(batch.recordsSection, count: Int(batch.recordCount), keysRequired: keysRequired)
-                        checked += 1
-                        if !full { refused += 1 }
-                        if full != skim { disagreements.append("round \(round) damage \(damage) keys \(keysRequired): full \(full), skim \(skim)") }
-                    }
+                for (keysRequired, full, skim) in Self.verdicts(bytes) {
+                    checked += 1
+                    if !full { refused += 1 }
+                    if full != skim { disagreements.append("round \(round) damage \(damage) keys \(keysRequired): full \(full), skim \(skim)") }
                 }
             }
         }

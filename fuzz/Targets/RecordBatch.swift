@@ -38,28 +38,11 @@ public func fuzzRecordBatch(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt 
         if batch.compression == CompressionCodec.none {
             for keysRequired in [false, true] {
                 let skim = RecordSkim.accepts(batch.recordsSection, count: Int(batch.recordCount), keysRequired: keysRequired)
-                let full = fullParseAccepts(batch, keysRequired: keysRequired, scratch: &scratch)
+                let full = (try? LogValidator.checkRecords(batch, index: 0, keysRequired: keysRequired, scratch: &scratch)) != nil
                 if skim != full { fatalError("RecordSkim says \(skim), the full parse \(full) (keys required: \(keysRequired))") }
             }
         }
         if sink == 0x5A5A_5A5A_5A5A_5A5A { print("") }  // keeps the reads
     }
     return 0
-}
-
-/// What the validator's full parse says of an uncompressed batch's records: each parses, offset deltas run
-/// 0, 1, 2..., and every record has a key when keys are required.
-func fullParseAccepts(_ batch: RecordBatch, keysRequired: Bool, scratch: inout [UInt8]) -> Bool {
-    do {
-        return try batch.withRecords(scratch: &scratch) { iterator in
-            var expected: Int32 = 0
-            while let record = try iterator.next() {
-                guard record.offsetDelta == expected, !keysRequired || record.key != nil else { return false }
-                expected += 1
-            }
-            return true
-        }
-    } catch {
-        return false
-    }
 }

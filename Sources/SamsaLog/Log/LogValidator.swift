@@ -110,6 +110,15 @@ enum LogValidator {
         {
             return
         }
+        try checkRecords(batch, index: index, keysRequired: compacted, scratch: &scratch)
+    }
+
+    /// The full parse of a batch's records (inflated when compressed) with the producer rules on each: offset
+    /// deltas 0, 1, 2..., and a key on every record when `keysRequired`. Throws the first violation, naming the
+    /// batch by `index`. `RecordSkim` must accept exactly the uncompressed batches this accepts.
+    static func checkRecords(
+        _ batch: RecordBatch, index: Int, keysRequired: Bool, scratch: inout [UInt8]
+    ) throws(LogError) {
         do {
             try batch.withRecords(scratch: &scratch) { iterator in
                 var expected: Int32 = 0
@@ -118,7 +127,7 @@ enum LogValidator {
                         throw LogError.invalidRecord(
                             batch: index, reason: "record \(expected) has offset delta \(record.offsetDelta)")
                     }
-                    if compacted && record.key == nil {
+                    if keysRequired && record.key == nil {
                         throw LogError.invalidRecord(
                             batch: index, reason: "compacted topic cannot accept a record without a key (offset delta \(expected))")
                     }
