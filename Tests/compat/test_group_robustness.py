@@ -481,6 +481,19 @@ def check_split(assignments, partitions):
             and sum(len(s) for s in sets) == partitions)
 
 
+def produce_one_per_partition(bootstrap, topic, partitions):
+    """One record to each partition, the (partition, value) pairs `one_per_partition` expects."""
+    p = Producer({"bootstrap.servers": bootstrap})
+    for part in range(partitions):
+        p.produce(topic, value=f"after-{part}".encode(), partition=part)
+    assert p.flush(10) == 0
+
+
+def one_per_partition(partitions):
+    """What a member owning `partitions` receives of `produce_one_per_partition`, sorted."""
+    return [(part, f"after-{part}".encode()) for part in partitions]
+
+
 def test_three_confluent_members_split_six_partitions_and_take_over_when_one_leaves(make_broker, topic):
     broker = make_broker(GROUP_OVERRIDES)
     create_topic(broker.bootstrap, topic, 6)
@@ -524,15 +537,12 @@ def test_three_confluent_members_split_six_partitions_and_take_over_when_one_lea
         assert set(split[0]) <= set(after[0]) | set(after[1])
 
         # Both survivors fetch their partitions: one record per partition reaches its new owner.
-        p = Producer({"bootstrap.servers": broker.bootstrap})
-        for part in range(6):
-            p.produce(topic, value=f"after-{part}".encode(), partition=part)
-        assert p.flush(10) == 0
+        produce_one_per_partition(broker.bootstrap, topic, 6)
         deadline = time.time() + 20
         while time.time() < deadline and len(received[1]) + len(received[2]) < 6:
             poll_all([1, 2])
         for i, owned in zip([1, 2], after):
-            assert sorted(received[i]) == [(part, f"after-{part}".encode()) for part in owned]
+            assert sorted(received[i]) == one_per_partition(owned)
     finally:
         for i, c in enumerate(members):
             if i not in closed:
@@ -580,15 +590,12 @@ def test_three_aiokafka_members_split_six_partitions_and_take_over_when_one_leav
             assert check_split(after, 6), f"after the leave: {after} ({took:.1f} s)"
             assert took < session_ms / 1000 * 0.8, f"takeover took {took:.1f} s"
 
-            p = Producer({"bootstrap.servers": broker.bootstrap})
-            for part in range(6):
-                p.produce(topic, value=f"after-{part}".encode(), partition=part)
-            assert p.flush(10) == 0
+            produce_one_per_partition(broker.bootstrap, topic, 6)
             deadline = time.time() + 20
             while time.time() < deadline and len(received[1]) + len(received[2]) < 6:
                 await poll(active)
             for i, owned in zip(active, after):
-                assert sorted(received[i]) == [(part, f"after-{part}".encode()) for part in owned]
+                assert sorted(received[i]) == one_per_partition(owned)
         finally:
             for i in active:
                 await members[i].stop()
