@@ -309,7 +309,7 @@ import Testing
 
 /// The map pass's per-offset states answer exactly as the offset map does for every offset they know.
 @Suite struct OffsetStatesTests {
-    @Test func statesAgreeWithTheOffsetMapForEveryPutOffset() {
+    @Test func statesAgreeWithTheOffsetMapForEveryPutOffsetAndRange() {
         let map = SkimpyOffsetMap(memory: 1 << 20, hashKey: (1, 2))
         let states = OffsetStates(maxOffsets: 5000)
         let base: Int64 = 1000
@@ -335,10 +335,10 @@ import Testing
             withUnsafeBytes(of: key.bigEndian) { map.digest($0) }
         }
         for (offset, key) in putOffsets {
-            let superseded = map.put(digest(key), offset: offset)
+            map.put(digest(key), offset: offset)
             states.notePut(offset)
-            if superseded >= 0 { states.noteSuperseded(superseded) }
         }
+        states.markLatest(in: map)
         var known = 0
         for (offset, key) in putOffsets {
             let latest = map.get(digest(key))
@@ -355,6 +355,25 @@ import Testing
         }
         #expect(known == putOffsets.filter { $0.offset < base + 5000 }.count)
         #expect(states.state(base - 1) == .unknown && states.state(base + 5500) == .unknown)
+        // A range is all superseded exactly when each of its offsets is, whatever words it spans; a range
+        // reaching outside the covered offsets never is.
+        var ranges = 0
+        for first in stride(from: base - 40, to: base + 5040, by: 7) {
+            for length in [1, 2, 31, 32, 33, 64, 65, 160] {
+                let last = first + Int64(length) - 1
+                let each = (first...last).allSatisfy { states.state($0) == .superseded }
+                #expect(states.allSuperseded(first, last) == each, "\(first)...\(last)")
+                if each { ranges += 1 }
+            }
+        }
+        #expect(ranges > 100, "the keys repeat often enough for superseded runs")
+        // Offsets never put (a null key, an open transaction) are unknown, not superseded.
+        let gapped = OffsetStates(maxOffsets: 64)
+        gapped.reset(base: 0, span: 64)
+        for offset in Int64(0)..<64 where offset != 40 { gapped.notePut(offset) }
+        gapped.markLatest(in: SkimpyOffsetMap(memory: 1 << 16))
+        #expect(gapped.allSuperseded(0, 39) && gapped.allSuperseded(41, 63))
+        #expect(!gapped.allSuperseded(0, 63) && !gapped.allSuperseded(40, 40))
         // Reused for the next cleaning: everything unknown again.
         states.reset(base: 0, span: 100)
         #expect((0..<100).allSatisfy { states.state(Int64($0)) == .unknown })

@@ -68,6 +68,12 @@ struct BatchFilter {
             if keepEmpty { writeEmptyHeader(of: batch) }
             return
         }
+        // Every record superseded (the map pass walked them all, so their framing was checked there): nothing
+        // to inflate or walk.
+        if batch.lastOffset <= map.latestOffset && states.allSuperseded(batch.baseOffset, batch.lastOffset) {
+            if keepEmpty { writeEmptyHeader(of: batch) }
+            return
+        }
         guard let codec = batch.compression else {
             throw .log(.corruptBatch(file: file, position: position, reason: .unknownCompression(codecBits: Int(batch.attributes & 7))))
         }

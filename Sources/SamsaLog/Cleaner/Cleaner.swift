@@ -26,7 +26,8 @@ final class Cleaner: @unchecked Sendable {
     let id: Int
     let config: CleanerConfig
     let offsetMap: SkimpyOffsetMap
-    /// What the map pass learned of each dirty offset, so the rewrite pass hashes and probes only the rest.
+    /// What the map pass learned of each dirty offset, so the rewrite pass hashes and probes only the rest (and
+    /// drops a batch of superseded records unread).
     let offsetStates: OffsetStates
     let throttler: Throttler
     let logger: Logger
@@ -128,6 +129,8 @@ final class Cleaner: @unchecked Sendable {
         offsetMap.latestOffset = start - 1
         offsetStates.reset(base: start, span: end - start)
         transactions.clear()
+        // However the pass ends, the states learn which put offsets are still their key's latest.
+        defer { offsetStates.markLatest(in: offsetMap) }
         let dirty = segments.filter { $0.nextOffset > start && $0.baseOffset < end }
         for (k, snapshot) in dirty.enumerated() {
             let position = k == 0 ? try wrap { () throws(LogError) in try log.cleanerStartPosition(snapshot.segment, offset: start) } : 0
@@ -226,9 +229,8 @@ final class Cleaner: @unchecked Sendable {
             digests.withUnsafeBufferPointer { map.touch($0) }
             for key in keys {
                 if map.size >= budget { return .full }
-                let superseded = map.put(key.digest, offset: key.offset)
+                map.put(key.digest, offset: key.offset)
                 states.notePut(key.offset)
-                if superseded >= 0 { states.noteSuperseded(superseded) }
             }
             return .done
         }
@@ -251,9 +253,8 @@ final class Cleaner: @unchecked Sendable {
         switch type {
         case ControlRecord.Kind.commit.rawValue:
             transactions.onCommit(producerId: producerId) { digest, offset in
-                let superseded = map.put(digest, offset: offset)
+                map.put(digest, offset: offset)
                 states.notePut(offset)
-                if superseded >= 0 { states.noteSuperseded(superseded) }
             }
         case ControlRecord.Kind.abort.rawValue:
             transactions.onAbort(producerId: producerId, markerOffset: offset)

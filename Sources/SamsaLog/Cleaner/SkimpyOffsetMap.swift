@@ -225,6 +225,15 @@ final class SkimpyOffsetMap {
         return -1
     }
 
+    /// Calls `body` with the offset of every entry (in slot order).
+    func forEachOffset(_ body: (Int64) -> Void) {
+        guard size > 0 else { return }
+        for slot in 0..<slots {
+            let stored = words[slot * Self.wordsPerEntry + 2]
+            if stored != 0 { body(Int64(stored) - 1) }
+        }
+    }
+
     /// Moves `latestOffset` forward (never back).
     @inline(__always)
     func updateLatestOffset(_ offset: Int64) {

@@ -34,6 +34,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .customLong("soak-gb"), help: "Also append this many GiB to one log and report resident memory after each GiB.")
     var soakGB: Int?
 
+    @Option(name: .customLong("cleaning-keys"), help: "Distinct keys in the cleaning row's compacted log.")
+    var cleaningKeys = 10_000
+
     @Option(help: "Times each measurement and its baseline are repeated (alternating which goes first); the best of each is reported.")
     var rounds = 3
 
@@ -52,6 +55,7 @@ struct BenchCommand: ParsableCommand {
             throw ValidationError("--batch-bytes must hold at least one --record-size record")
         }
         guard rounds >= 1 else { throw ValidationError("--rounds must be at least 1") }
+        guard cleaningKeys >= 1 else { throw ValidationError("--cleaning-keys must be at least 1") }
         if let soakGB, soakGB < 1 { throw ValidationError("--soak-gb must be at least 1") }
     }
 
@@ -61,6 +65,7 @@ struct BenchCommand: ParsableCommand {
         options.batchBytes = batchBytes
         options.keep = keep
         options.rounds = rounds
+        options.cleaningKeys = cleaningKeys
         let bar = EngineProgressBar()
         let report: Bench.Report
         // The engine's notes (each fresh log "recovered") would interleave with the table; warnings still show.
