@@ -30,6 +30,16 @@ import Testing
         }
     }
 
+    @Test func sipHashFinalBlockHoldsTheTrailingBytesAndTheLength() {
+        let message = (0..<40).map { UInt8(truncatingIfNeeded: 0xA0 + $0 * 7) }
+        for length in 0...40 {
+            var expected = UInt64(length) << 56
+            for (i, byte) in message[(length & ~7)..<length].enumerated() { expected |= UInt64(byte) << UInt64(8 * i) }
+            let word = message.withUnsafeBytes { SipHash128.lastWord(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
+            #expect(word == expected, "length \(length)")
+        }
+    }
+
     @Test func digestsDependOnTheMapsSecret() {
         let a = SkimpyOffsetMap(memory: 240, hashKey: (1, 2))
         let b = SkimpyOffsetMap(memory: 240, hashKey: (3, 4))

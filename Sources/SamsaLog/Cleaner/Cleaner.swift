@@ -203,8 +203,14 @@ final class Cleaner: @unchecked Sendable {
 
     /// The map pass's inner loop, with its reused scratch.
     struct RecordMapper {
-        private var keys: [(digest: KeyDigest, offset: Int64)] = []
-        private var digests: [KeyDigest] = []
+        /// A keyed record of the batch being mapped.
+        struct MappedKey {
+            var digest: KeyDigest
+            var offset: Int64
+        }
+
+        /// The batch's keyed records, written in place (grown to the largest batch seen, never shrunk).
+        private var keys: [MappedKey] = []
 
         /// Puts every keyed record at or past `startOffset` into the map, stopping when it holds `budget` keys.
         /// The batch's digests are computed and their slots touched first, so the map's cache misses overlap.
@@ -212,27 +218,34 @@ final class Cleaner: @unchecked Sendable {
             _ section: UnsafeRawBufferPointer, count: Int, baseOffset: Int64, startOffset: Int64, map: SkimpyOffsetMap,
             states: OffsetStates, budget: Int
         ) -> MapOutcome {
-            keys.removeAll(keepingCapacity: true)
-            digests.removeAll(keepingCapacity: true)
-            var p = 0
-            for i in 0..<count {
-                guard let record = RawRecord.locate(section, at: p) else { return .corrupt(index: i, position: p) }
-                p = record.end
-                guard record.keyStart >= 0 else { continue }
-                let offset = baseOffset + Int64(record.offsetDelta)
-                guard offset >= startOffset else { continue }
-                let digest = map.digest(UnsafeRawBufferPointer(rebasing: section[record.keyStart..<(record.keyStart + record.keyCount)]))
-                digests.append(digest)
-                keys.append((digest, offset))
+            // No more slots than records the section could hold, whatever count the header claims.
+            let most = min(count, section.count / Record.minimumSize + 1)
+            if keys.count < most {
+                keys = Array(repeating: MappedKey(digest: KeyDigest(low: 0, high: 0), offset: 0), count: most)
             }
-            guard p == section.count else { return .corrupt(index: count, position: p) }
-            digests.withUnsafeBufferPointer { map.touch($0) }
-            for key in keys {
-                if map.size >= budget { return .full }
-                map.put(key.digest, offset: key.offset)
-                states.notePut(key.offset)
+            return keys.withUnsafeMutableBufferPointer { keys in
+                var mapped = 0
+                var p = 0
+                for i in 0..<count {
+                    guard let record = RawRecord.locate(section, at: p) else { return .corrupt(index: i, position: p) }
+                    p = record.end
+                    guard record.keyStart >= 0 else { continue }
+                    let offset = baseOffset + Int64(record.offsetDelta)
+                    guard offset >= startOffset else { continue }
+                    let key = UnsafeRawBufferPointer(rebasing: section[record.keyStart..<(record.keyStart + record.keyCount)])
+                    keys[mapped] = MappedKey(digest: map.digest(key), offset: offset)
+                    mapped += 1
+                }
+                guard p == section.count else { return .corrupt(index: count, position: p) }
+                let batch = UnsafeMutableBufferPointer(rebasing: keys[0..<mapped])
+                map.touch(batch.lazy.map(\.digest))
+                for key in batch {
+                    if map.size >= budget { return .full }
+                    map.put(key.digest, offset: key.offset)
+                    states.notePut(key.offset)
+                }
+                return .done
             }
-            return .done
         }
     }
 

@@ -30,8 +30,7 @@ enum SipHash128 {
             v2 &+= v1; v1 = v1.rotatedLeft(17); v1 ^= v2; v2 = v2.rotatedLeft(32)
         }
 
-        let count = message.count
-        let whole = count & ~7
+        let whole = message.count & ~7
         var position = 0
         while position < whole {
             let m = UInt64(littleEndian: message.loadUnaligned(fromByteOffset: position, as: UInt64.self))
@@ -40,13 +39,7 @@ enum SipHash128 {
             v0 ^= m
             position += 8
         }
-        var last = UInt64(truncatingIfNeeded: count) << 56
-        var shift: UInt64 = 0
-        while position < count {
-            last |= UInt64(message[position]) << shift
-            shift += 8
-            position += 1
-        }
+        let last = lastWord(message)
         v3 ^= last
         for _ in 0..<compressionRounds { round() }
         v0 ^= last
@@ -57,6 +50,25 @@ enum SipHash128 {
         for _ in 0..<finalizationRounds { round() }
         let high = v0 ^ v1 ^ v2 ^ v3
         return KeyDigest(low: low, high: high)
+    }
+
+    /// The final block: the bytes after the last whole word, little-endian, with the length in the top byte.
+    /// A message of 8 bytes or more has them read with one load of its last 8 bytes (shifted down past the ones
+    /// already hashed) instead of one by one.
+    @inline(__always)
+    static func lastWord(_ message: UnsafeRawBufferPointer) -> UInt64 {
+        let count = message.count
+        let rest = count & 7
+        var word: UInt64 = 0
+        if count >= 8 {
+            if rest > 0 {
+                let tail = UInt64(littleEndian: message.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self))
+                word = tail >> UInt64((8 - rest) * 8)
+            }
+        } else {
+            for i in 0..<count { word |= UInt64(message[i]) << UInt64(i * 8) }
+        }
+        return word | UInt64(truncatingIfNeeded: count) << 56
     }
 }
 

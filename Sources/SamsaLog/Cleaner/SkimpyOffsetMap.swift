@@ -201,8 +201,7 @@ final class SkimpyOffsetMap {
     private(set) var touched: UInt64 = 0
 
     /// Touches the first slots of `digests`, in a loop short enough for many loads to be in flight at once.
-    @inline(never)
-    func touch(_ digests: UnsafeBufferPointer<KeyDigest>) {
+    func touch<Digests: Collection<KeyDigest>>(_ digests: Digests) {
         var sink: UInt64 = 0
         for digest in digests { sink &+= touch(digest) }
         touched &+= sink
