@@ -41,8 +41,12 @@ final class CompactedLog {
 
     /// Appends one batch of `(key, value)` records (nil key or value: null), stamped with the clock.
     @discardableResult
-    func append(_ records: [(key: String?, value: String?)], codec: CompressionCodec = .none) throws -> Log.AppendResult {
-        var builder = RecordBatchBuilder(codec: codec)
+    func append(
+        _ records: [(key: String?, value: String?)], codec: CompressionCodec = .none, producerId: Int64 = RecordBatch.noProducerId
+    ) throws -> Log.AppendResult {
+        var builder = RecordBatchBuilder(
+            codec: codec, producerId: producerId, producerEpoch: producerId >= 0 ? 0 : RecordBatch.noProducerEpoch,
+            baseSequence: producerId >= 0 ? 0 : RecordBatch.noSequence)
         let now = clock.now.withLock { $0 }
         for (i, record) in records.enumerated() {
             builder.append(

@@ -236,6 +236,55 @@ import Testing
         #expect(try c.records().map(\.value) == ["2", "2", "active"])
     }
 
+    @Test func runsOfSupersededRecordsAreLeftUnreadWithTheSameResult() throws {
+        // 10 keys, 12,000 records in batches of 40: all but the last few hundred offsets are superseded. A
+        // producer's only batch sits in the superseded run; it must stay as an empty header. Reads of 8 KiB, so
+        // that the run after that batch is skipped too.
+        let c = try CompactedLog { $0.segmentBytes = 256 << 10 } cleaner: { $0.ioBufferSize = 16 << 10 }
+        for round in 0..<300 {
+            let records = (0..<40).map { (key: Optional("k\(($0 + round) % 10)"), value: Optional("v\(round)-\($0)")) }
+            try c.append(records, producerId: round == 100 ? 7 : RecordBatch.noProducerId)
+        }
+        try c.log.roll()
+        let before = try c.records()
+        let producerBatch = try #require(try c.log.allBatchHeaders().first { $0.producerId == 7 })
+        let size = c.log.size
+        let stats = try c.clean()
+        #expect(stats.bytesSkipped > size * 3 / 4, "\(stats.bytesSkipped) of \(size) bytes left unread")
+        // Unread runs still count as processed, record for record.
+        #expect(stats.bytesRead == size && stats.messagesRead == 12_000)
+        let latest = latestByKey(before)
+        let after = try c.records()
+        #expect(after.map(\.offset) == latest.values.map(\.offset).sorted())
+        for record in after { #expect(latest[record.key!]?.value == record.value) }
+        let kept = try #require(try c.log.allBatchHeaders().first { $0.producerId == 7 }, "the producer's last batch")
+        #expect(kept.recordCount == 0 && kept.baseOffset == producerBatch.baseOffset && kept.lastOffset == producerBatch.lastOffset)
+    }
+
+    @Test func aCorruptBatchInASupersededRunStopsTheCleaningBeforeAnythingIsWritten() throws {
+        let c = try CompactedLog { $0.segmentBytes = 256 << 10 }
+        for round in 0..<300 {
+            try c.append((0..<40).map { (key: "k\(($0 + round) % 10)", value: "v\(round)-\($0)") })
+        }
+        try c.log.roll()
+        // One byte of a value in the 50th batch, deep in the superseded run: its CRC no longer matches.
+        let headers = try c.log.allBatchHeaders()
+        let position = headers[0..<50].reduce(0) { $0 + $1.sizeInBytes } + RecordBatch.headerSize + 20
+        let segment = try #require(c.log.segmentBaseOffsets.first)
+        let path = c.log.directory + "/" + LogSegment.fileName(segment, "log")
+        let handle = try #require(FileHandle(forUpdatingAtPath: path))
+        try handle.seek(toOffset: UInt64(position))
+        let byte = try #require(try handle.read(upToCount: 1)).first!
+        try handle.seek(toOffset: UInt64(position))
+        try handle.write(contentsOf: [byte ^ 0xFF])
+        try handle.close()
+        let before = try c.log.allBatches()
+        #expect(throws: CleanerError.self) { try c.manager.cleaner.clean(c.log) }
+        #expect(try c.log.allBatches() == before, "the log is untouched")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: c.log.directory).filter { $0.hasSuffix(".cleaned") }
+        #expect(leftovers.isEmpty)
+    }
+
     @Test func cleanedSegmentsStayWithinSegmentBytes() throws {
         let c = try CompactedLog { $0.segmentBytes = 2_000 }
         var rng = SplitMix64(seed: 4)

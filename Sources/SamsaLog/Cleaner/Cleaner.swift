@@ -39,6 +39,8 @@ final class Cleaner: @unchecked Sendable {
     private var filter = BatchFilter()
     private var mapper = RecordMapper()
     private var transactions = TransactionIndex()
+    /// The producers' last batches' last offsets after the map pass, ascending (batches the rewrite pass must read).
+    private var producerLastOffsets: [Int64] = []
 
     init(
         id: Int, config: CleanerConfig, throttler: Throttler, logger: Logger,
@@ -81,6 +83,7 @@ final class Cleaner: @unchecked Sendable {
         try buildOffsetMap(
             log, Array(nonActive), from: toClean.firstDirtyOffset, to: toClean.firstUncleanableOffset, stats: &stats)
         let endOffset = offsetMap.latestOffset + 1
+        producerLastOffsets = transactions.producerLast.values.sorted()
         stats.bufferUtilization = offsetMap.utilization
         stats.offsetMapBytes = Int64(offsetMap.peakSlots * SkimpyOffsetMap.bytesPerEntry)
         stats.mapElapsedSeconds = Double(monotonicNanos() - started) / 1e9
@@ -155,6 +158,10 @@ final class Cleaner: @unchecked Sendable {
         let path = snapshot.segment.log.path
         var full = false
         try forEachBatch(snapshot, from: position) { (batch, at) throws(CleanerError) -> Bool in
+            // Checked here, before anything is written: the rewrite pass drops superseded batches unread.
+            do throws(RecordBatchError) { try batch.verifyChecksum() } catch {
+                throw .log(.corruptBatch(file: path, position: at, reason: error))
+            }
             stats.mapBytesRead += Int64(batch.sizeInBytes)
             stats.mapMessagesRead += Int64(batch.recordCount)
             let producerId = batch.producerId
@@ -332,14 +339,29 @@ final class Cleaner: @unchecked Sendable {
         filter.deleteRetentionMs = config.deleteRetentionMs
         filter.now = now
         var reportedPartial = false
+        let mappedFrom = offsetStates.base
+        let mappedThrough = offsetMap.latestOffset
         for (k, snapshot) in group.enumerated() {
             let lastSegment = k == group.count - 1
-            try forEachBatch(snapshot, from: 0) { (batch, at) throws(CleanerError) -> Bool in
+            // Records the skip leaves unread, counted when the batch it lands on is read.
+            var skippedFrom: Int64?
+            try forEachBatch(snapshot, from: 0, skip: { (position, nextOffset) throws(CleanerError) -> Int64? in
+                guard let target = try self.skipSuperseded(log, snapshot, from: position, nextOffset: nextOffset) else { return nil }
+                stats.bytesRead += target - position
+                stats.bytesSkipped += target - position
+                skippedFrom = nextOffset
+                return target
+            }) { (batch, at) throws(CleanerError) -> Bool in
                 let lastOfGroup = lastSegment && at + Int64(batch.sizeInBytes) == snapshot.size
-                do throws(RecordBatchError) {
-                    try batch.verifyChecksum()
-                } catch {
-                    throw .log(.corruptBatch(file: snapshot.segment.log.path, position: at, reason: error))
+                if let from = skippedFrom {
+                    stats.messagesRead += batch.baseOffset - from
+                    skippedFrom = nil
+                }
+                // The map pass checked the batches it read; the others (the clean section, past the map) here.
+                if batch.lastOffset < mappedFrom || batch.lastOffset > mappedThrough {
+                    do throws(RecordBatchError) { try batch.verifyChecksum() } catch {
+                        throw .log(.corruptBatch(file: snapshot.segment.log.path, position: at, reason: error))
+                    }
                 }
                 try filter.filter(
                     batch, map: offsetMap, states: offsetStates, transactions: transactions, keepIfEmptied: lastOfGroup,
@@ -375,6 +397,22 @@ final class Cleaner: @unchecked Sendable {
         return filter.horizon
     }
 
+    /// Where the rewrite pass may go on reading `snapshot` instead of `position`, whose next batch starts at or
+    /// after `nextOffset`: the indexed batch at or below the first offset that is not superseded (or is a
+    /// producer's last batch, which stays as a header). Every batch before it holds only superseded offsets, so
+    /// it keeps nothing and is not read. Nil when there is nothing worth skipping.
+    private func skipSuperseded(
+        _ log: Log, _ snapshot: SegmentSnapshot, from position: Int64, nextOffset: Int64
+    ) throws(CleanerError) -> Int64? {
+        guard nextOffset >= offsetStates.base, nextOffset <= offsetMap.latestOffset else { return nil }
+        var stop = min(offsetStates.firstNotSuperseded(from: nextOffset), offsetMap.latestOffset + 1)
+        if let keep = producerLastOffsets.first(where: { $0 >= nextOffset }) { stop = min(stop, keep) }
+        // Less than a read's worth of records ahead: reading them costs less than asking the index.
+        guard stop - nextOffset >= 1024 else { return nil }
+        let target = try wrap { () throws(LogError) in try log.cleanerStartPosition(snapshot.segment, offset: stop) }
+        return target > position && target < snapshot.size ? target : nil
+    }
+
     private func flush(into segment: LogSegment, indexIntervalBytes: Int, stats: inout CleanerStats) throws(CleanerError) {
         guard !filter.output.isEmpty else { return }
         let batches = filter.appended
@@ -397,14 +435,21 @@ final class Cleaner: @unchecked Sendable {
     /// read buffer (grown for a batch larger than it, then shrunk back). `body` returns true to stop.
     private func forEachBatch(
         _ snapshot: SegmentSnapshot, from start: Int64,
+        skip: (_ position: Int64, _ nextOffset: Int64) throws(CleanerError) -> Int64? = { _, _ in nil },
         _ body: (RecordBatch, Int64) throws(CleanerError) -> Bool
     ) throws(CleanerError) {
         let file = snapshot.segment.log
         let end = snapshot.size
         var position = start
+        // A lower bound on the next batch's base offset, for `skip`.
+        var nextOffset = snapshot.baseOffset
         defer { if readBuffer.count > ioBufferSize { readBuffer = [UInt8](repeating: 0, count: ioBufferSize) } }
         while end - position >= Int64(RecordBatch.headerSize) {
             if shouldStop() { throw .aborted(reason: "the cleaner is stopping") }
+            if let target = try skip(position, nextOffset) {
+                precondition(target > position && target < end, "a skip moves forward within the segment")
+                position = target
+            }
             let want = Int(min(Int64(readBuffer.count), end - position))
             let chunkStart = position
             do throws(FileSystemError) {
@@ -440,6 +485,7 @@ final class Cleaner: @unchecked Sendable {
                         stop = true
                         return
                     }
+                    nextOffset = batch.lastOffset + 1
                     consumed += size
                 }
             }

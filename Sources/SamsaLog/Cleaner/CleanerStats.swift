@@ -11,8 +11,11 @@ public struct CleanerStats: Sendable, Equatable, CustomStringConvertible {
     /// The clean point before (the first offset of the dirty section) and after (the first offset not cleaned).
     public var firstDirtyOffset: Int64 = 0
     public var endOffset: Int64 = 0
-    /// Bytes and records of log read and written while rewriting the segment groups.
+    /// Bytes and records of log read and written while rewriting the segment groups (bytes and records of
+    /// superseded runs left unread count as read: they were processed).
     public var bytesRead: Int64 = 0
+    /// Of `bytesRead`, the bytes of runs of superseded records the rewrite pass stepped over unread.
+    public var bytesSkipped: Int64 = 0
     public var bytesWritten: Int64 = 0
     public var messagesRead: Int64 = 0
     public var messagesWritten: Int64 = 0
@@ -67,7 +70,8 @@ public struct CleanerStats: Sendable, Equatable, CustomStringConvertible {
             "  indexed \(mb(mapBytesRead)) MB in \(formatted(mapElapsedSeconds, 3)) s, buffer utilization \(percent(bufferUtilization))"
                 + " of a \(mb(offsetMapBytes)) MB map"
                 + (mapFilled ? " (map full: stopped early)" : ""),
-            "  cleaned \(mb(bytesRead)) MB in \(formatted(cleanSeconds, 3)) s",
+            "  cleaned \(mb(bytesRead)) MB in \(formatted(cleanSeconds, 3)) s"
+                + (bytesSkipped > 0 ? ", \(mb(bytesSkipped)) MB of it superseded runs left unread" : ""),
             "  log size \(mb(sizeBefore)) MB -> \(mb(sizeAfter)) MB; records read \(messagesRead), kept \(messagesWritten)",
             "  dirty ratio \(percent(dirtyRatioBefore)) -> \(percent(dirtyRatioAfter)), segments \(segmentsBefore) -> \(segmentsAfter)",
         ]

@@ -90,6 +90,26 @@ final class OffsetStates {
         return pair == 0 ? .unknown : (pair == 1 ? .superseded : .latest)
     }
 
+    /// The first offset at or after `offset` that is not superseded (latest, unknown, or past the covered
+    /// range): every offset of `offset..<result` is superseded. `offset` itself when it is outside the range.
+    func firstNotSuperseded(from offset: Int64) -> Int64 {
+        let from = offset &- base
+        guard from >= 0, from < Int64(count), let words else { return offset }
+        let wordCount = (count + 31) >> 5
+        var w = Int(from) >> 5
+        // Pairs that are exactly "put" become 00; any other pair leaves a bit. Pairs below `offset` are masked.
+        var differs = (words[w] ^ Self.putBits) & ~((1 << UInt64((Int(from) & 31) << 1)) - 1)
+        while true {
+            if differs != 0 {
+                let pair = Int64(w << 5 + differs.trailingZeroBitCount >> 1)
+                return base + min(pair, Int64(count))
+            }
+            w += 1
+            guard w < wordCount else { return base + Int64(count) }
+            differs = words[w] ^ Self.putBits
+        }
+    }
+
     /// Whether every offset of `first...last` is superseded (a batch of them keeps no record).
     func allSuperseded(_ first: Int64, _ last: Int64) -> Bool {
         let from = first &- base
