@@ -110,62 +110,91 @@ struct BatchFilter {
         let hasHorizon = batch.hasDeleteHorizon
         let horizonPassed = hasHorizon && now >= batch.baseTimestamp
         var tombstones = false
+        var expiredTombstones: Int64 = 0
+        var withoutKey: Int64 = 0
         retained.removeAll(keepingCapacity: true)
-        located.removeAll(keepingCapacity: true)
-        digests.removeAll(keepingCapacity: true)
-        // First every record's place and, where the map pass left its offset's state unknown, its key's digest,
-        // touching the digests' slots so that the map's cache misses overlap; then the decisions.
-        var p = 0
-        for i in 0..<count {
-            let record: RawRecord
-            do { record = try RawRecord.locate(section, at: &p, index: i) } catch {
-                throw .log(.corruptBatch(file: file, position: position, reason: error))
-            }
-            located.append(record)
-            let offset = base + Int64(record.offsetDelta)
-            if let key = record.key(in: section), offset <= latest, states.state(offset) == .unknown {
-                digests.append(map.digest(key))
-            }
-        }
-        digests.withUnsafeBufferPointer { map.touch($0) }
-        guard p == section.count else {
-            throw .log(
-                .corruptBatch(
-                    file: file, position: position,
-                    reason: .corruptRecord(index: count, position: p, reason: "\(section.count - p) bytes after the last declared record")))
-        }
-        var nextDigest = 0
-        for record in located {
-            let offset = base + Int64(record.offsetDelta)
+        /// Keeps `record` (past the map, or its key's latest and not a tombstone past its horizon) or not.
+        func decide(_ record: RawRecord, offset: Int64, superseded: () -> Bool) {
             let keep: Bool
             if offset > latest {
                 keep = true  // past the map: not considered by this cleaning
-            } else if record.keyStart >= 0 {
-                let superseded: Bool
-                switch states.state(offset) {
-                case .latest: superseded = false
-                case .superseded: superseded = true
-                case .unknown:
-                    superseded = offset < map.get(digests[nextDigest])
-                    nextDigest += 1
-                }
-                if superseded {
-                    keep = false  // a later record has this key
-                } else if record.hasValue {
-                    keep = true
-                } else {
-                    keep = !horizonPassed
-                    if !keep { stats.tombstonesRemoved += 1 }
-                }
-            } else {
+            } else if record.keyStart < 0 {
                 keep = false
-                stats.invalidMessagesRead += 1
+                withoutKey += 1
+            } else if superseded() {
+                keep = false  // a later record has this key
+            } else if record.hasValue {
+                keep = true
+            } else {
+                keep = !horizonPassed
+                if !keep { expiredTombstones += 1 }
             }
             if keep {
                 retained.append(record)
                 if !record.hasValue { tombstones = true }
             }
         }
+        func locate(_ p: inout Int, _ i: Int) throws(CleanerError) -> RawRecord {
+            do { return try RawRecord.locate(section, at: &p, index: i) } catch {
+                throw .log(.corruptBatch(file: file, position: position, reason: error))
+            }
+        }
+        var p = 0
+        // Every offset's state known from the map pass (the common case in the dirty section): one walk, deciding
+        // as it goes. A record whose offset turns out not to be known sends the batch down the general path.
+        var decided = batch.lastOffset <= latest && states.allPut(base, batch.lastOffset)
+        if decided {
+            for i in 0..<count {
+                let record = try locate(&p, i)
+                let offset = base + Int64(record.offsetDelta)
+                let state = states.state(offset)
+                guard state != .unknown, record.keyStart >= 0 else {
+                    decided = false
+                    break
+                }
+                decide(record, offset: offset) { state == .superseded }
+            }
+            if !decided {
+                retained.removeAll(keepingCapacity: true)
+                (tombstones, expiredTombstones, withoutKey, p) = (false, 0, 0, 0)
+            }
+        }
+        if !decided {
+            // First every record's place and, where the map pass left its offset's state unknown, its key's
+            // digest, touching the digests' slots so that the map's cache misses overlap; then the decisions.
+            located.removeAll(keepingCapacity: true)
+            digests.removeAll(keepingCapacity: true)
+            for i in 0..<count {
+                let record = try locate(&p, i)
+                located.append(record)
+                let offset = base + Int64(record.offsetDelta)
+                if let key = record.key(in: section), offset <= latest, states.state(offset) == .unknown {
+                    digests.append(map.digest(key))
+                }
+            }
+            digests.withUnsafeBufferPointer { map.touch($0) }
+            var nextDigest = 0
+            for record in located {
+                let offset = base + Int64(record.offsetDelta)
+                decide(record, offset: offset) {
+                    switch states.state(offset) {
+                    case .latest: return false
+                    case .superseded: return true
+                    case .unknown:
+                        nextDigest += 1
+                        return offset < map.get(digests[nextDigest - 1])
+                    }
+                }
+            }
+        }
+        guard p == section.count else {
+            throw .log(
+                .corruptBatch(
+                    file: file, position: position,
+                    reason: .corruptRecord(index: count, position: p, reason: "\(section.count - p) bytes after the last declared record")))
+        }
+        stats.tombstonesRemoved += expiredTombstones
+        stats.invalidMessagesRead += withoutKey
         if retained.isEmpty {
             if keepEmpty { writeEmptyHeader(of: batch) }
             return

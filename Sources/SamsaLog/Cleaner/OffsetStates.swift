@@ -112,17 +112,28 @@ final class OffsetStates {
 
     /// Whether every offset of `first...last` is superseded (a batch of them keeps no record).
     func allSuperseded(_ first: Int64, _ last: Int64) -> Bool {
+        every(first, last, pairsUnder: .max, equal: Self.putBits)
+    }
+
+    /// Whether every offset of `first...last` was put (is latest or superseded: none needs the map).
+    func allPut(_ first: Int64, _ last: Int64) -> Bool {
+        every(first, last, pairsUnder: Self.putBits, equal: Self.putBits)
+    }
+
+    /// Whether each pair of `first...last`, masked by `mask`, equals `pattern`'s pair (false when the range
+    /// reaches outside the covered offsets).
+    private func every(_ first: Int64, _ last: Int64, pairsUnder mask: UInt64, equal pattern: UInt64) -> Bool {
         let from = first &- base
         let through = last &- base
         guard from >= 0, through >= from, through < Int64(count), let words else { return false }
         let lo = Int(from)
         let hi = Int(through)
         for w in (lo >> 5)...(hi >> 5) {
-            // The pairs of this word inside the range: each must be exactly "put", not "latest".
+            // The bits of this word's pairs inside the range.
             let start = w == lo >> 5 ? (lo & 31) << 1 : 0
             let end = w == hi >> 5 ? ((hi & 31) << 1) + 2 : 64
-            let mask = (end == 64 ? UInt64.max : (1 << UInt64(end)) - 1) & ~((1 << UInt64(start)) - 1)
-            guard words[w] & mask == Self.putBits & mask else { return false }
+            let inRange = (end == 64 ? UInt64.max : (1 << UInt64(end)) - 1) & ~((1 << UInt64(start)) - 1)
+            guard words[w] & mask & inRange == pattern & inRange else { return false }
         }
         return true
     }
