@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import Testing
+import CSamsaCRC
 @testable import SamsaLog
 
 /// The log cleaner: digests and the offset map, what a cleaning keeps, tombstones and their horizon, codecs,
@@ -37,6 +38,78 @@ import Testing
             for (i, byte) in message[(length & ~7)..<length].enumerated() { expected |= UInt64(byte) << UInt64(8 * i) }
             let word = message.withUnsafeBytes { SipHash128.lastWord(UnsafeRawBufferPointer(rebasing: $0[0..<length])) }
             #expect(word == expected, "length \(length)")
+        }
+    }
+
+    @Test(.enabled(if: SkimpyOffsetMap.aesAvailable, "the CPU has no AES-NI"))
+    func aesDigestCipherMatchesFIPS197() {
+        // FIPS-197 appendix C.1: AES-128, key 00..0f, plaintext 00112233..ff.
+        var key = samsa_digest_key()
+        let secret = (0..<16).map { UInt8($0) }
+        let plaintext = (0..<16).map { UInt8($0 * 0x11) }
+        var out = [UInt8](repeating: 0, count: 16)
+        secret.withUnsafeBufferPointer { samsa_digest_key_init(&key, $0.baseAddress!) }
+        samsa_digest_encrypt_block(&key, plaintext, &out)
+        #expect(out == [0x69, 0xc4, 0xe0, 0xd8, 0x6a, 0x7b, 0x04, 0x30, 0xd8, 0xcd, 0xb7, 0x80, 0x70, 0xb4, 0xc5, 0x5a])
+    }
+
+    @Test(.enabled(if: SkimpyOffsetMap.aesAvailable, "the CPU has no AES-NI"))
+    func aesDigestIsTheCBCMACOfItsPrefixFreeEncoding() {
+        // The digest recomputed from the cipher alone, for every length to 3 blocks and a few prefixes and
+        // zero-padded look-alikes, which must all differ.
+        var key = samsa_digest_key()
+        let secret = (0..<16).map { UInt8(0xF0 - $0) }
+        secret.withUnsafeBufferPointer { samsa_digest_key_init(&key, $0.baseAddress!) }
+        func encrypt(_ block: [UInt8]) -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: 16)
+            samsa_digest_encrypt_block(&key, block, &out)
+            return out
+        }
+        func expected(_ message: [UInt8]) -> [UInt8] {
+            if message.count < 16 {
+                var block = message + [UInt8](repeating: 0, count: 16 - message.count)
+                block[15] = UInt8(message.count)
+                return encrypt(block)
+            }
+            var first = withUnsafeBytes(of: UInt64(message.count).littleEndian) { Array($0) } + [UInt8](repeating: 0, count: 8)
+            first[15] = 0xFF
+            var state = encrypt(first)
+            for start in stride(from: 0, to: message.count, by: 16) {
+                let chunk = Array(message[start..<min(start + 16, message.count)])
+                let block = chunk + [UInt8](repeating: 0, count: 16 - chunk.count)
+                state = encrypt(zip(state, block).map { $0 ^ $1 })
+            }
+            return state
+        }
+        let bytes = (0..<48).map { UInt8(truncatingIfNeeded: $0 * 73 + 5) }
+        var seen = Set<[UInt8]>()
+        for length in 0...48 {
+            for message in [Array(bytes[0..<length]), [UInt8](repeating: 0, count: length)] {
+                var out: (UInt64, UInt64) = (0, 0)
+                message.withUnsafeBytes { m in
+                    withUnsafeMutableBytes(of: &out) { samsa_digest(&key, m.baseAddress, m.count, $0.baseAddress!.assumingMemoryBound(to: UInt64.self)) }
+                }
+                let digest = withUnsafeBytes(of: &out) { Array($0) }
+                #expect(digest == expected(message), "length \(length)")
+                seen.insert(digest)
+            }
+        }
+        #expect(seen.count == 2 * 49 - 1, "only the two empty messages coincide")
+    }
+
+    @Test func bothDigestsKeepTheLatestOffsetPerKey() {
+        // 97 keys of 6 to 45 bytes (under and over one AES block), each put about 30 times.
+        func key(_ k: Int64) -> [UInt8] { Array("key-\(k)-\(String(repeating: "x", count: Int(k % 40)))".utf8) }
+        for aes in [false, true] where !aes || SkimpyOffsetMap.aesAvailable {
+            let map = SkimpyOffsetMap(memory: 1 << 20, hashKey: (5, 6), aes: aes)
+            for offset in Int64(0)..<3_000 {
+                key(offset % 97).withUnsafeBytes { map.put(map.digest($0), offset: offset) }
+            }
+            #expect(map.size == 97, "aes \(aes)")
+            for k in Int64(0)..<97 {
+                let last = (Int64(0)..<3_000).last { $0 % 97 == k }!
+                #expect(key(k).withUnsafeBytes { map.get(map.digest($0)) } == last, "aes \(aes), key \(k)")
+            }
         }
     }
 

@@ -1,5 +1,5 @@
 /// SipHash (Aumasson and Bernstein) with its 128-bit output: the keyed digest the cleaner's offset map stores
-/// instead of record keys.
+/// instead of record keys on processors without AES-NI (with it, the map uses `samsa_digest`, an AES CBC-MAC).
 ///
 /// Kafka's `SkimpyOffsetMap` stores an unkeyed MD5 of each key, so anyone who can produce to a compacted topic
 /// can craft two keys with one digest and make the cleaner drop the other key's latest record. A digest keyed
