@@ -186,7 +186,8 @@ def cleaner():
     pairs = []
     ratios = []
     for label, file, color in [("before perf: clean", "LogBenchmarks-2026-11-25-before-perf-cleaner.json", GREY),
-                               ("perf branch: clean", "LogBenchmarks-2026-11-25-perf.json", BLUE)]:
+                               ("perf branch: clean", "LogBenchmarks-2026-11-25-perf.json", BLUE),
+                               ("2026-11-26: clean", "LogBenchmarks-2026-11-26-cleaner.json", GREEN)]:
         doc = load(file)
         clean = [metric(doc, c[1], "MB/s", "p0") for c in configs]
         raw = [metric(doc, c[2], "MB/s", "p0") for c in configs]
@@ -195,12 +196,13 @@ def cleaner():
         ratios.append([a / b for a, b in zip(clean, raw)])
     pairs[1] = (pairs[1][0], "#cfcfcf", pairs[1][2])
     pairs[3] = (pairs[3][0], "#a9c4e0", pairs[3][2])
+    pairs[5] = (pairs[5][0], "#b7dfb0", pairs[5][2])
     paired(ax, [c[0] for c in configs], pairs,
            "Cleaner: 1 GiB compacted log vs pread()+pwrite() of the same segments (LogBenchmarks, best of 3 each)",
            "MiB/s of log", log=True)
     for j in range(len(configs)):
-        ax.annotate(f"ratio {ratios[0][j]:.2f} -> {ratios[1][j]:.2f}", (j, 4000), ha="center", fontsize=8,
-                    color=RED)
+        ax.annotate(f"ratio {ratios[0][j]:.2f} -> {ratios[1][j]:.2f} -> {ratios[2][j]:.2f}", (j, 4000), ha="center",
+                    fontsize=8, color=RED)
     ax.set_ylim(20, 9000)
     save(fig, "cleaner.png")
 

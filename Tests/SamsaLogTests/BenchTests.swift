@@ -58,6 +58,8 @@ import Testing
         #expect(results[0]["bytes"] as? Int64 == append.bytes)
         #expect(results[5]["bytes"] as? Int64 == cleaning.bytes)
         #expect(object["cleaning"] == nil, "the cleaning row is a measurement now, not a note")
+        let recorded = try #require(object["options"] as? [String: Any])
+        #expect(recorded["cleaningKeys"] as? Int == options.cleaningKeys && recorded["rounds"] as? Int == 2)
         let table = report.table()
         for name in ["append", "append-raw", "read", "read-random", "recovery", "cleaning"] {
             #expect(table.split(separator: "\n").contains { $0.hasPrefix(name + " ") }, "\(name) row")

@@ -767,7 +767,7 @@ extension Bench.Report {
         var o = "{\n  \"tool\": \"samsa bench\",\n  \"date\": \(JSONText.string(date)),\n"
         o += "  \"host\": {\"cpu\": \(JSONText.string(host.cpu)), \"cores\": \(host.cores), \"memoryMB\": \(host.memoryMB), \"kernel\": \(JSONText.string(host.kernel)), \"loadAverage\": \(JSONText.number(host.loadAverage, digits: 2))},\n"
         o += "  \"directory\": \(JSONText.string(directory)),\n"
-        o += "  \"options\": {\"sizeMB\": \(options.sizeMB), \"recordSize\": \(options.recordSize), \"batchBytes\": \(options.batchBytes), \"recordsPerBatch\": \(recordsPerBatch), \"randomReads\": \(options.randomReads), \"rounds\": \(options.rounds)},\n"
+        o += "  \"options\": {\"sizeMB\": \(options.sizeMB), \"recordSize\": \(options.recordSize), \"batchBytes\": \(options.batchBytes), \"recordsPerBatch\": \(recordsPerBatch), \"randomReads\": \(options.randomReads), \"rounds\": \(options.rounds), \"cleaningKeys\": \(options.cleaningKeys)},\n"
         o += "  \"method\": \"each pair timed \(options.rounds) times, alternating which side goes first; best time of each side reported; page cache warm, no fsync in the timed loops\",\n"
         o += "  \"units\": {\"MB\": 1048576},\n"
         o += "  \"results\": [\n"
