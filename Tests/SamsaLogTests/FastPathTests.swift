@@ -367,6 +367,17 @@ import Testing
             }
         }
         #expect(ranges > 100, "the keys repeat often enough for superseded runs")
+        // Likewise "every offset put", and the first offset from each that is not superseded.
+        for first in stride(from: base - 40, to: base + 5040, by: 11) {
+            for length in [1, 32, 33, 100] {
+                let last = first + Int64(length) - 1
+                let each = (first...last).allSatisfy { states.state($0) != .unknown }
+                #expect(states.allPut(first, last) == each, "\(first)...\(last)")
+            }
+            let expected = first < base || first >= base + 5000
+                ? first : ((first..<(base + 5000)).first { states.state($0) != .superseded } ?? base + 5000)
+            #expect(states.firstNotSuperseded(from: first) == expected, "from \(first)")
+        }
         // Offsets never put (a null key, an open transaction) are unknown, not superseded.
         let gapped = OffsetStates(maxOffsets: 64)
         gapped.reset(base: 0, span: 64)
