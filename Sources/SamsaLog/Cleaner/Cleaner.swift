@@ -4,13 +4,16 @@ import Logging
 /// offset map and I/O buffers, so its memory is fixed whatever the log holds.
 ///
 /// A cleaning has two passes:
-/// 1. **Map** the dirty section (from the clean point to the first uncleanable segment): for every keyed
-///    record, its key's 16-byte digest -> its offset, in a `SkimpyOffsetMap`. When the map reaches its load
-///    factor the pass stops there: `latestOffset` says how far it got, and only that far is cleaned.
+/// 1. **Map** the dirty section (from the clean point to the first uncleanable segment): every batch's CRC is
+///    checked, and for every keyed record its key's 16-byte digest -> its offset goes in a `SkimpyOffsetMap`.
+///    When the map reaches its load factor the pass stops there: `latestOffset` says how far it got, and only
+///    that far is cleaned. At the end, `OffsetStates` learns which offsets are still their key's latest.
 /// 2. **Rewrite** every segment from the log's first up to that point, grouped so that a group fits one
 ///    segment (`segment.bytes`, index sizes, offsets within 2^31 of the base), into one `<base>.log.cleaned` per
 ///    group, keeping a record when it is past the map, or is its key's latest and is not a tombstone past its
-///    delete horizon; then swap the group for it (`Log.replaceSegments`).
+///    delete horizon; then swap the group for it (`Log.replaceSegments`). Runs of superseded offsets are
+///    stepped over unread (the offset index says where the next record that stays begins), and a batch of
+///    superseded records is dropped without being walked: the map pass has already read and checked them.
 ///
 /// Offsets never change: a batch keeps its base offset and last offset delta, even when its first or last
 /// records go. A batch whose records all stay is copied byte for byte; otherwise its kept records are copied
