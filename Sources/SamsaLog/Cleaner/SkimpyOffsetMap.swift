@@ -152,22 +152,13 @@ final class SkimpyOffsetMap {
     }
 
     /// Records `offset` as the latest for the key; an offset below the one already held is ignored (committed
-    /// transactions are added when their marker is read, after later records of the same key). Returns the
-    /// offset this put superseded: the one held before when `offset` is larger, `offset` itself when the held one
-    /// is larger; -1 for a new key.
+    /// transactions are added when their marker is read, after later records of the same key).
     @inline(__always)
-    @discardableResult
-    func put(_ digest: KeyDigest, offset: Int64) -> Int64 {
+    func put(_ digest: KeyDigest, offset: Int64) {
         precondition(offset >= 0, "offset map entries are offsets")
         if size >= growAt { grow() }
         precondition(size < slots, "offset map is full")
-        let stored = UInt64(offset) + 1
-        let held = Self.insert(digest, stored, into: words, slots: slots)
-        if held == 0 {
-            size += 1
-            return -1
-        }
-        return held == stored ? -1 : Int64(min(held, stored)) - 1
+        if Self.insert(digest, UInt64(offset) + 1, into: words, slots: slots) == 0 { size += 1 }
     }
 
     /// Inserts or raises an entry; returns what the slot held before (0 for a new slot).
