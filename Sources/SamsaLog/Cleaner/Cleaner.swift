@@ -42,8 +42,10 @@ final class Cleaner: @unchecked Sendable {
     private var filter = BatchFilter()
     private var mapper = RecordMapper()
     private var transactions = TransactionIndex()
-    /// The producers' last batches' last offsets after the map pass, ascending (batches the rewrite pass must read).
+    /// The producers' last batches' last offsets after the map pass, ascending (batches the rewrite pass must
+    /// read), and the first of them not yet behind the rewrite pass (which only moves forward).
     private var producerLastOffsets: [Int64] = []
+    private var nextProducerLast = 0
 
     init(
         id: Int, config: CleanerConfig, throttler: Throttler, logger: Logger,
@@ -87,6 +89,7 @@ final class Cleaner: @unchecked Sendable {
             log, Array(nonActive), from: toClean.firstDirtyOffset, to: toClean.firstUncleanableOffset, stats: &stats)
         let endOffset = offsetMap.latestOffset + 1
         producerLastOffsets = transactions.producerLast.values.sorted()
+        nextProducerLast = 0
         stats.bufferUtilization = offsetMap.utilization
         stats.offsetMapBytes = Int64(offsetMap.peakSlots * SkimpyOffsetMap.bytesPerEntry)
         stats.mapElapsedSeconds = Double(monotonicNanos() - started) / 1e9
@@ -162,9 +165,7 @@ final class Cleaner: @unchecked Sendable {
         var full = false
         try forEachBatch(snapshot, from: position) { (batch, at) throws(CleanerError) -> Bool in
             // Checked here, before anything is written: the rewrite pass drops superseded batches unread.
-            do throws(RecordBatchError) { try batch.verifyChecksum() } catch {
-                throw .log(.corruptBatch(file: path, position: at, reason: error))
-            }
+            try verifyChecksum(batch, file: path, position: at)
             stats.mapBytesRead += Int64(batch.sizeInBytes)
             stats.mapMessagesRead += Int64(batch.recordCount)
             let producerId = batch.producerId
@@ -362,9 +363,7 @@ final class Cleaner: @unchecked Sendable {
                 }
                 // The map pass checked the batches it read; the others (the clean section, past the map) here.
                 if batch.lastOffset < mappedFrom || batch.lastOffset > mappedThrough {
-                    do throws(RecordBatchError) { try batch.verifyChecksum() } catch {
-                        throw .log(.corruptBatch(file: snapshot.segment.log.path, position: at, reason: error))
-                    }
+                    try verifyChecksum(batch, file: snapshot.segment.log.path, position: at)
                 }
                 try filter.filter(
                     batch, map: offsetMap, states: offsetStates, transactions: transactions, keepIfEmptied: lastOfGroup,
@@ -409,7 +408,10 @@ final class Cleaner: @unchecked Sendable {
     ) throws(CleanerError) -> Int64? {
         guard nextOffset >= offsetStates.base, nextOffset <= offsetMap.latestOffset else { return nil }
         var stop = min(offsetStates.firstNotSuperseded(from: nextOffset), offsetMap.latestOffset + 1)
-        if let keep = producerLastOffsets.first(where: { $0 >= nextOffset }) { stop = min(stop, keep) }
+        while nextProducerLast < producerLastOffsets.count && producerLastOffsets[nextProducerLast] < nextOffset {
+            nextProducerLast += 1
+        }
+        if nextProducerLast < producerLastOffsets.count { stop = min(stop, producerLastOffsets[nextProducerLast]) }
         // Less than a read's worth of records ahead: reading them costs less than asking the index.
         guard stop - nextOffset >= 1024 else { return nil }
         let target = try wrap { () throws(LogError) in try log.cleanerStartPosition(snapshot.segment, offset: stop) }
@@ -433,6 +435,13 @@ final class Cleaner: @unchecked Sendable {
     }
 
     // MARK: Reading batches
+
+    /// The batch's CRC, or the corruption named by file and position.
+    private func verifyChecksum(_ batch: RecordBatch, file: String, position: Int64) throws(CleanerError) {
+        do throws(RecordBatchError) { try batch.verifyChecksum() } catch {
+            throw .log(.corruptBatch(file: file, position: position, reason: error))
+        }
+    }
 
     /// Calls `body` with each whole batch of `snapshot` from `start` (and its file position), reading through the
     /// read buffer (grown for a batch larger than it, then shrunk back). `body` returns true to stop.
