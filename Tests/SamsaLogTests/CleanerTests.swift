@@ -314,11 +314,7 @@ import CSamsaCRC
         // producer's only batch sits in the superseded run; it must stay as an empty header. Reads of 8 KiB, so
         // that the run after that batch is skipped too.
         let c = try CompactedLog { $0.segmentBytes = 256 << 10 } cleaner: { $0.ioBufferSize = 16 << 10 }
-        for round in 0..<300 {
-            let records = (0..<40).map { (key: Optional("k\(($0 + round) % 10)"), value: Optional("v\(round)-\($0)")) }
-            try c.append(records, producerId: round == 100 ? 7 : RecordBatch.noProducerId)
-        }
-        try c.log.roll()
+        try Self.appendTenKeysInBatchesOf40(c, producerBatch: 100)
         let before = try c.records()
         let producerBatch = try #require(try c.log.allBatchHeaders().first { $0.producerId == 7 })
         let size = c.log.size
@@ -336,10 +332,7 @@ import CSamsaCRC
 
     @Test func aCorruptBatchInASupersededRunStopsTheCleaningBeforeAnythingIsWritten() throws {
         let c = try CompactedLog { $0.segmentBytes = 256 << 10 }
-        for round in 0..<300 {
-            try c.append((0..<40).map { (key: "k\(($0 + round) % 10)", value: "v\(round)-\($0)") })
-        }
-        try c.log.roll()
+        try Self.appendTenKeysInBatchesOf40(c)
         // One byte of a value in the 50th batch, deep in the superseded run: its CRC no longer matches.
         let headers = try c.log.allBatchHeaders()
         let position = headers[0..<50].reduce(0) { $0 + $1.sizeInBytes } + RecordBatch.headerSize + 20
@@ -356,6 +349,16 @@ import CSamsaCRC
         #expect(try c.log.allBatches() == before, "the log is untouched")
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: c.log.directory).filter { $0.hasSuffix(".cleaned") }
         #expect(leftovers.isEmpty)
+    }
+
+    /// 300 batches of 40 records over 10 keys (then a roll): all but the last few hundred offsets superseded.
+    /// Batch `producerBatch`, if any, comes from idempotent producer 7.
+    static func appendTenKeysInBatchesOf40(_ c: CompactedLog, producerBatch: Int? = nil) throws {
+        for round in 0..<300 {
+            let records = (0..<40).map { (key: Optional("k\(($0 + round) % 10)"), value: Optional("v\(round)-\($0)")) }
+            try c.append(records, producerId: round == producerBatch ? 7 : RecordBatch.noProducerId)
+        }
+        try c.log.roll()
     }
 
     @Test func cleanedSegmentsStayWithinSegmentBytes() throws {
