@@ -113,6 +113,32 @@ import CSamsaCRC
         }
     }
 
+    @Test func digestsOfManyKeysAreEachKeysDigest() {
+        // The map pass digests a batch's keys together (four short keys per AES group). Lengths 0 to 40 in a
+        // mixed order put long keys inside some groups of four and not others, and leave a tail of 1 to 3.
+        let section = (0..<2_000).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ 7) }
+        var rng = SplitMix64(seed: 21)
+        for aes in [false, true] where !aes || SkimpyOffsetMap.aesAvailable {
+            let map = SkimpyOffsetMap(memory: 1 << 16, hashKey: (11, 12), aes: aes)
+            for count in [1, 3, 4, 5, 8, 41, 160] {
+                var spans: [Int64] = []
+                for i in 0..<count {
+                    let length = i < 41 ? (i * 17) % 41 : Int(rng.next() % 14)
+                    spans += [Int64(rng.next() % UInt64(section.count - length)), Int64(length)]
+                }
+                var words = [UInt64](repeating: 0, count: 2 * count)
+                section.withUnsafeBytes { bytes in
+                    map.digests(bytes, spans: spans, count: count, into: &words)
+                    for i in 0..<count {
+                        let key = UnsafeRawBufferPointer(rebasing: bytes[Int(spans[2 * i])..<Int(spans[2 * i] + spans[2 * i + 1])])
+                        let one = map.digest(key)
+                        #expect(KeyDigest(low: words[2 * i], high: words[2 * i + 1]) == one, "aes \(aes), key \(i) of \(count)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func digestsDependOnTheMapsSecret() {
         let a = SkimpyOffsetMap(memory: 240, hashKey: (1, 2))
         let b = SkimpyOffsetMap(memory: 240, hashKey: (3, 4))

@@ -40,7 +40,7 @@ final class Cleaner: @unchecked Sendable {
 
     private var readBuffer: [UInt8]
     private var filter = BatchFilter()
-    private var mapper = RecordMapper()
+    private let mapper = RecordMapper()
     private var transactions = TransactionIndex()
     /// The producers' last batches' last offsets after the map pass, ascending (batches the rewrite pass must
     /// read), and the first of them not yet behind the rewrite pass (which only moves forward).
@@ -213,50 +213,65 @@ final class Cleaner: @unchecked Sendable {
     }
 
     /// The map pass's inner loop, with its reused scratch.
-    struct RecordMapper {
-        /// A keyed record of the batch being mapped.
-        struct MappedKey {
-            var digest: KeyDigest
-            var offset: Int64
+    final class RecordMapper {
+        /// The batch's keyed records, written in place (grown to the largest batch seen, never shrunk; raw
+        /// allocations, so the loop below keeps its cursors in registers): each key's span in the section (start,
+        /// count), its digest (two words) and its offset.
+        private var spans = UnsafeMutablePointer<Int64>.allocate(capacity: 0)
+        private var digests = UnsafeMutablePointer<UInt64>.allocate(capacity: 0)
+        private var offsets = UnsafeMutablePointer<Int64>.allocate(capacity: 0)
+        private var capacity = 0
+
+        deinit {
+            spans.deallocate()
+            digests.deallocate()
+            offsets.deallocate()
         }
 
-        /// The batch's keyed records, written in place (grown to the largest batch seen, never shrunk).
-        private var keys: [MappedKey] = []
-
         /// Puts every keyed record at or past `startOffset` into the map, stopping when it holds `budget` keys.
-        /// The batch's digests are computed and their slots touched first, so the map's cache misses overlap.
-        mutating func mapRecords(
+        /// The batch's keys are located first, then digested together (their AES rounds interleave), then their
+        /// slots touched (the map's cache misses overlap), then put.
+        func mapRecords(
             _ section: UnsafeRawBufferPointer, count: Int, baseOffset: Int64, startOffset: Int64, map: SkimpyOffsetMap,
             states: OffsetStates, budget: Int
         ) -> MapOutcome {
             // No more slots than records the section could hold, whatever count the header claims.
             let most = min(count, section.count / Record.minimumSize + 1)
-            if keys.count < most {
-                keys = Array(repeating: MappedKey(digest: KeyDigest(low: 0, high: 0), offset: 0), count: most)
+            if capacity < most {
+                spans.deallocate()
+                digests.deallocate()
+                offsets.deallocate()
+                spans = .allocate(capacity: 2 * most)
+                digests = .allocate(capacity: 2 * most)
+                offsets = .allocate(capacity: most)
+                capacity = most
             }
-            return keys.withUnsafeMutableBufferPointer { keys in
-                var mapped = 0
-                var p = 0
-                for i in 0..<count {
-                    guard let record = RawRecord.locate(section, at: p) else { return .corrupt(index: i, position: p) }
-                    p = record.end
-                    guard record.keyStart >= 0 else { continue }
-                    let offset = baseOffset + Int64(record.offsetDelta)
-                    guard offset >= startOffset else { continue }
-                    let key = UnsafeRawBufferPointer(rebasing: section[record.keyStart..<(record.keyStart + record.keyCount)])
-                    keys[mapped] = MappedKey(digest: map.digest(key), offset: offset)
-                    mapped += 1
-                }
-                guard p == section.count else { return .corrupt(index: count, position: p) }
-                let batch = UnsafeMutableBufferPointer(rebasing: keys[0..<mapped])
-                map.touch(batch.lazy.map(\.digest))
-                for key in batch {
-                    if map.size >= budget { return .full }
-                    map.put(key.digest, offset: key.offset)
-                    states.notePut(key.offset)
-                }
-                return .done
+            let (spans, digests, offsets) = (self.spans, self.digests, self.offsets)
+            var mapped = 0
+            var p = 0
+            for i in 0..<count {
+                guard let record = RawRecord.locate(section, at: p) else { return .corrupt(index: i, position: p) }
+                p = record.end
+                guard record.keyStart >= 0 else { continue }
+                let offset = baseOffset &+ Int64(record.offsetDelta)
+                guard offset >= startOffset else { continue }
+                // At most `most` keyed records: each took at least `Record.minimumSize` bytes of the section.
+                precondition(mapped < most, "more keyed records than the section holds")
+                spans[2 &* mapped] = Int64(record.keyStart)
+                spans[2 &* mapped &+ 1] = Int64(record.keyCount)
+                offsets[mapped] = offset
+                mapped &+= 1
             }
+            guard p == section.count else { return .corrupt(index: count, position: p) }
+            guard mapped > 0 else { return .done }
+            map.digests(section, spans: spans, count: mapped, into: digests)
+            map.touch((0..<mapped).lazy.map { KeyDigest(low: digests[2 &* $0], high: digests[2 &* $0 &+ 1]) })
+            for j in 0..<mapped {
+                if map.size >= budget { return .full }
+                map.put(KeyDigest(low: digests[2 &* j], high: digests[2 &* j &+ 1]), offset: offsets[j])
+                states.notePut(offsets[j])
+            }
+            return .done
         }
     }
 
