@@ -207,6 +207,31 @@ def cleaner():
     save(fig, "cleaner.png")
 
 
+def cleaner_series():
+    """Every run of the 2026-11-26 series: the 1M-key cleaning's p50 over the raw read+write's p50, per run."""
+    doc = load("LogBenchmarks-2026-11-26-cleaner-series.json")
+    clean_name = "Cleaner clean 1024 MiB of 100-byte records, 1000000 keys, 128 MiB dedupe buffer"
+    raw_name = "Cleaner raw read+write 1024 MiB (1000000 keys' log)"
+    ratios = []
+    for run in doc["runs"]:
+        names = {b["name"] for b in run["benchmarks"]}
+        if clean_name in names and raw_name in names:
+            ratios.append(metric(run, clean_name, "MB/s", "p50") / metric(run, raw_name, "MB/s", "p50"))
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    xs = range(1, len(ratios) + 1)
+    ax.plot(xs, ratios, "o", color=BLUE, label="one run (p50 clean / p50 raw, 3 samples each)")
+    median = sorted(ratios)[len(ratios) // 2]
+    ax.axhline(median, color=BLUE, linestyle=":", label=f"median {median:.3f}")
+    ax.axhline(0.40, color=RED, linestyle="--", label="target 0.40")
+    ax.set_xticks(list(xs))
+    ax.set_xlabel("run")
+    ax.set_ylabel("cleaner / raw read+write")
+    ax.set_ylim(0.3, 0.5)
+    ax.set_title("Cleaner, 1 GiB, 1,000,000 keys: ratio per run (LogBenchmarks, 2026-11-26)", fontsize=9)
+    ax.legend(fontsize=7)
+    save(fig, "cleaner-1m-series.png")
+
+
 def records_crc():
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     crc_file = newest("CRCBenchmarks-*.json")
@@ -410,6 +435,7 @@ def main():
     reads()
     recovery()
     cleaner()
+    cleaner_series()
     records_crc()
     codecs()
     brokers()
