@@ -71,6 +71,62 @@ func recordRates(_ benchmark: Benchmark, batches: Int, bytes: Int, seconds: Doub
         Int(Double(batches * recordsPerBatch) / 1000 / seconds))
 }
 
+/// Writes `batch` once per scaled iteration through `write` (the batch's bytes each time) and records the rates.
+func timeBatchWrites(_ benchmark: Benchmark, _ batch: [UInt8], _ write: (UnsafeRawBufferPointer) -> Void) {
+    let start = ContinuousClock.now
+    batch.withUnsafeBytes { bytes in
+        for _ in benchmark.scaledIterations { write(bytes) }
+    }
+    recordRates(benchmark, batches: benchmark.scaledIterations.count, bytes: batch.count * benchmark.scaledIterations.count, seconds: seconds(since: start))
+}
+
+/// The mapped-writer experiment's file: appends copied into a shared mapping of 64 MiB windows, each preallocated
+/// with posix_fallocate, their pages made writable 2 MiB ahead with MADV_POPULATE_WRITE (Linux 5.14).
+final class MappedWriter: @unchecked Sendable {
+    static let window: Int64 = 64 << 20
+    static let populateStep: Int64 = 2 << 20
+    let directory: String
+    private let fd: Int32
+    private var mapping: UnsafeMutableRawPointer?
+    private var windowStart: Int64 = 0
+    private var populated: Int64 = 0
+    private var position: Int64 = 0
+
+    init(directory: String) {
+        self.directory = directory
+        fd = open(directory + "/mapped.bin", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        precondition(fd >= 0, "open: \(errno)")
+    }
+
+    func append(_ bytes: UnsafeRawBufferPointer) {
+        let end = position + Int64(bytes.count)
+        if mapping == nil || end > windowStart + Self.window {
+            if let old = mapping { munmap(old, Int(Self.window)) }
+            windowStart = position & ~4095
+            precondition(posix_fallocate(fd, off_t(windowStart), off_t(Self.window)) == 0, "posix_fallocate failed")
+            let m = mmap(nil, Int(Self.window), PROT_READ | PROT_WRITE, MAP_SHARED, fd, off_t(windowStart))
+            precondition(m != MAP_FAILED, "mmap: \(errno)")
+            mapping = m
+            populated = windowStart
+        }
+        guard let mapping else { return }
+        if end > populated {
+            let to = min(populated + Self.populateStep, windowStart + Self.window)
+            precondition(madvise(mapping + Int(populated - windowStart), Int(to - populated), 23) == 0, "madvise: \(errno)")
+            populated = to
+        }
+        (mapping + Int(position - windowStart)).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        position = end
+    }
+
+    func close() {
+        if let mapping { munmap(mapping, Int(Self.window)) }
+        mapping = nil
+        Glibc.close(fd)
+        removeTree(directory)
+    }
+}
+
 func seconds(since start: ContinuousClock.Instant) -> Double {
     let (s, atto) = (ContinuousClock.now - start).components
     return Double(s) + Double(atto) / 1e18
@@ -144,14 +200,10 @@ let benchmarks: @Sendable () -> Void = {
         "Append 16 KiB batches: baseline write() of the same bytes", configuration: append,
         closure: { benchmark in
             let fd = rawWrite.fd
-            let start = ContinuousClock.now
-            batch.withUnsafeBytes { bytes in
-                for _ in benchmark.scaledIterations {
-                    let n = write(fd, bytes.baseAddress!, bytes.count)
-                    precondition(n == bytes.count, "write: \(n)")
-                }
+            timeBatchWrites(benchmark, batch) { bytes in
+                let n = write(fd, bytes.baseAddress!, bytes.count)
+                precondition(n == bytes.count, "write: \(n)")
             }
-            recordRates(benchmark, batches: benchmark.scaledIterations.count, bytes: batch.count * benchmark.scaledIterations.count, seconds: seconds(since: start))
         },
         setup: {
             rawWrite.directory = makeDirectory("append-write")
@@ -167,55 +219,17 @@ let benchmarks: @Sendable () -> Void = {
     // preallocated with posix_fallocate and their pages made writable 2 MiB ahead with MADV_POPULATE_WRITE (no fault
     // per page, no ENOSPC at fault time). An experiment for the append target, not what the log does: it measures
     // how much of write()'s own cost (per-call page locking and block bookkeeping) a mapped writer avoids.
-    let mappedWrite = Shared()
-    var mapping: UnsafeMutableRawPointer?
-    var windowStart: Int64 = 0
-    var populated: Int64 = 0
-    let window: Int64 = 64 << 20
-    let populateStep: Int64 = 2 << 20
+    var mappedWriter: MappedWriter?
     Benchmark(
         "Append 16 KiB batches: experiment, memcpy into a mapped preallocated file", configuration: append,
         closure: { benchmark in
-            let fd = mappedWrite.fd
-            var position = mappedWrite.position
-            let start = ContinuousClock.now
-            batch.withUnsafeBytes { bytes in
-                for _ in benchmark.scaledIterations {
-                    let end = position + Int64(bytes.count)
-                    if mapping == nil || end > windowStart + window {
-                        if let old = mapping { munmap(old, Int(window)) }
-                        windowStart = position & ~(4095)
-                        precondition(posix_fallocate(fd, off_t(windowStart), off_t(window)) == 0, "posix_fallocate failed")
-                        let m = mmap(nil, Int(window), PROT_READ | PROT_WRITE, MAP_SHARED, fd, off_t(windowStart))
-                        precondition(m != MAP_FAILED, "mmap: \(errno)")
-                        mapping = m
-                        populated = windowStart
-                    }
-                    if end > populated {
-                        let to = min(populated + populateStep, windowStart + window)
-                        // MADV_POPULATE_WRITE (Linux 5.14).
-                        precondition(madvise(mapping! + Int(populated - windowStart), Int(to - populated), 23) == 0, "madvise: \(errno)")
-                        populated = to
-                    }
-                    (mapping! + Int(position - windowStart)).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-                    position = end
-                }
-            }
-            mappedWrite.position = position
-            recordRates(benchmark, batches: benchmark.scaledIterations.count, bytes: batch.count * benchmark.scaledIterations.count, seconds: seconds(since: start))
+            let writer = mappedWriter!
+            timeBatchWrites(benchmark, batch) { writer.append($0) }
         },
-        setup: {
-            mappedWrite.directory = makeDirectory("append-mapped")
-            mappedWrite.fd = open(mappedWrite.directory + "/mapped.bin", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            precondition(mappedWrite.fd >= 0)
-            mappedWrite.position = 0
-            mapping = nil
-        },
+        setup: { mappedWriter = MappedWriter(directory: makeDirectory("append-mapped")) },
         teardown: {
-            if let m = mapping { munmap(m, Int(window)) }
-            mapping = nil
-            close(mappedWrite.fd)
-            removeTree(mappedWrite.directory)
+            mappedWriter?.close()
+            mappedWriter = nil
         })
 
     // The FileSystem protocol's cost: the same two-part gathered write the log makes (61-byte header with the
@@ -226,20 +240,17 @@ let benchmarks: @Sendable () -> Void = {
         closure: { benchmark in
             let fd = directWritev.fd
             var position = directWritev.position
-            let start = ContinuousClock.now
-            batch.withUnsafeBytes { bytes in
-                var vectors = [
+            timeBatchWrites(benchmark, batch) { bytes in
+                var vectors = (
                     iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress!), iov_len: 61),
-                    iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress! + 61), iov_len: bytes.count - 61),
-                ]
-                for _ in benchmark.scaledIterations {
-                    let n = vectors.withUnsafeMutableBufferPointer { pwritev(fd, $0.baseAddress!, 2, off_t(position)) }
-                    precondition(n == bytes.count, "pwritev: \(n)")
-                    position += Int64(n)
+                    iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress! + 61), iov_len: bytes.count - 61))
+                let n = withUnsafeMutableBytes(of: &vectors) {
+                    pwritev(fd, $0.baseAddress!.assumingMemoryBound(to: iovec.self), 2, off_t(position))
                 }
+                precondition(n == bytes.count, "pwritev: \(n)")
+                position += Int64(n)
             }
             directWritev.position = position
-            recordRates(benchmark, batches: benchmark.scaledIterations.count, bytes: batch.count * benchmark.scaledIterations.count, seconds: seconds(since: start))
         },
         setup: {
             directWritev.directory = makeDirectory("append-pwritev")
