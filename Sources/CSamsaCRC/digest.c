@@ -96,20 +96,12 @@ TARGET_AES void samsa_digest_spans(
             for (size_t j = 0; j < 4; j++) samsa_digest(key, base + s[2 * j], (size_t)s[2 * j + 1], out + 2 * (i + j));
             continue;
         }
-        __m128i b0 = _mm_xor_si128(partial_block(base + s[0], (size_t)s[1], (uint8_t)s[1]), rk[0]);
-        __m128i b1 = _mm_xor_si128(partial_block(base + s[2], (size_t)s[3], (uint8_t)s[3]), rk[0]);
-        __m128i b2 = _mm_xor_si128(partial_block(base + s[4], (size_t)s[5], (uint8_t)s[5]), rk[0]);
-        __m128i b3 = _mm_xor_si128(partial_block(base + s[6], (size_t)s[7], (uint8_t)s[7]), rk[0]);
+        __m128i b[4];
+        for (int j = 0; j < 4; j++) b[j] = _mm_xor_si128(partial_block(base + s[2 * j], (size_t)s[2 * j + 1], (uint8_t)s[2 * j + 1]), rk[0]);
         for (int r = 1; r < 10; r++) {
-            b0 = _mm_aesenc_si128(b0, rk[r]);
-            b1 = _mm_aesenc_si128(b1, rk[r]);
-            b2 = _mm_aesenc_si128(b2, rk[r]);
-            b3 = _mm_aesenc_si128(b3, rk[r]);
+            for (int j = 0; j < 4; j++) b[j] = _mm_aesenc_si128(b[j], rk[r]);
         }
-        _mm_storeu_si128((__m128i *)(out + 2 * i), _mm_aesenclast_si128(b0, rk[10]));
-        _mm_storeu_si128((__m128i *)(out + 2 * i + 2), _mm_aesenclast_si128(b1, rk[10]));
-        _mm_storeu_si128((__m128i *)(out + 2 * i + 4), _mm_aesenclast_si128(b2, rk[10]));
-        _mm_storeu_si128((__m128i *)(out + 2 * i + 6), _mm_aesenclast_si128(b3, rk[10]));
+        for (int j = 0; j < 4; j++) _mm_storeu_si128((__m128i *)(out + 2 * (i + j)), _mm_aesenclast_si128(b[j], rk[10]));
     }
     for (; i < n; i++) samsa_digest(key, base + spans[2 * i], (size_t)spans[2 * i + 1], out + 2 * i);
 }

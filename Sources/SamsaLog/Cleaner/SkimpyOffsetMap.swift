@@ -153,8 +153,7 @@ final class SkimpyOffsetMap {
             return
         }
         for i in 0..<count {
-            let key = UnsafeRawBufferPointer(start: base + Int(spans[2 * i]), count: Int(spans[2 * i + 1]))
-            let digest = SipHash128.hash(key, key: hashKey)
+            let digest = self.digest(UnsafeRawBufferPointer(start: base + Int(spans[2 * i]), count: Int(spans[2 * i + 1])))
             digests[2 * i] = digest.low
             digests[2 * i + 1] = digest.high
         }
