@@ -26,6 +26,8 @@ public final class Log: Sendable {
     let logger: Logger
     let appendObserver: (@Sendable (Int64) -> Void)?
     let state: Mutex<State>
+    /// The config's part that appends are checked against, apart from `state` (see `LogValidator.Rules`).
+    private let validationRules: Mutex<LogValidator.Rules>
     /// What `open` found and did (recovery, truncations, rebuilt indexes).
     public var openReport: LogOpenReport {
         get { report.withLock { $0 } }
@@ -110,6 +112,7 @@ public final class Log: Sendable {
         self.clock = clock
         self.logger = logger
         self.appendObserver = appendObserver
+        self.validationRules = Mutex(LogValidator.Rules(state.config))
         self.state = Mutex(state)
         // Recovery at open leaves the indexes it rebuilt loaded: keep only the budget's worth.
         self.state.withLock { unloadLeastRecentlyUsedIndexes(&$0) }
@@ -136,7 +139,10 @@ public final class Log: Sendable {
 
     /// Changes the log's settings; they apply from the next append, roll or retention pass.
     public func updateConfig(_ config: LogConfig) {
-        state.withLock { $0.config = config }
+        state.withLock {
+            $0.config = config
+            validationRules.withLock { $0 = LogValidator.Rules(config) }
+        }
     }
 
     // MARK: Append
@@ -162,14 +168,28 @@ public final class Log: Sendable {
     public func append(
         _ bytes: UnsafeRawBufferPointer, origin: AppendOrigin = .client, leaderEpoch: Int32 = 0
     ) throws(LogError) -> AppendResult {
-        let config = state.withLock { $0.config }
+        let batches = try validate(bytes, origin: origin)
+        return try append(bytes, validated: batches, origin: origin, leaderEpoch: leaderEpoch)
+    }
+
+    /// The checks of an append (`LogValidator`), which never wait for the log's lock: they can run on any thread
+    /// while another writes (`LogAppender` runs them on the submitting thread).
+    func validate(_ bytes: UnsafeRawBufferPointer, origin: AppendOrigin) throws(LogError) -> ValidatedBatches {
+        let rules = validationRules.withLock { $0 }
         var scratch: [UInt8] = []
-        let batches = try LogValidator.validate(bytes, origin: origin, config: config, scratch: &scratch)
-        let result = try state.withLock { (state) throws(LogError) -> AppendResult in
-            try self.write(bytes, batches: batches, origin: origin, leaderEpoch: leaderEpoch, state: &state)
+        return try LogValidator.validate(bytes, origin: origin, rules: rules, scratch: &scratch)
+    }
+
+    /// The write of an append whose `bytes` passed `validate`: offsets, the segment write, then the flush policy.
+    func append(
+        _ bytes: UnsafeRawBufferPointer, validated batches: ValidatedBatches, origin: AppendOrigin, leaderEpoch: Int32
+    ) throws(LogError) -> AppendResult {
+        let (result, flushMessages) = try state.withLock { (state) throws(LogError) -> (AppendResult, Int64) in
+            (try self.write(bytes, batches: batches, origin: origin, leaderEpoch: leaderEpoch, state: &state),
+             state.config.flushMessages)
         }
         appendObserver?(result.lastOffset + 1)
-        if let flushMessages = Optional(config.flushMessages), flushMessages != .max {
+        if flushMessages != .max {
             let due = state.withLock { $0.unflushedRecords >= flushMessages }
             if due { try flush() }
         }

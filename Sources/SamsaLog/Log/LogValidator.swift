@@ -44,18 +44,30 @@ struct ValidatedBatches: RandomAccessCollection {
 /// Checks appended batches before they reach a segment (Kafka's `LogValidator`): the format, the CRC, the size
 /// limit, and the topic's record rules. Nothing is written here.
 enum LogValidator {
+    /// The settings the checks read: a copy kept apart from the log's state, so that checking (which takes no
+    /// lock of the log's) never waits for a write in progress.
+    struct Rules: Sendable {
+        var maxMessageBytes: Int
+        var compacted: Bool
+
+        init(_ config: LogConfig) {
+            maxMessageBytes = config.maxMessageBytes
+            compacted = config.cleanupPolicy.compacts
+        }
+    }
+
     static func validate(
-        _ bytes: UnsafeRawBufferPointer, origin: AppendOrigin, config: LogConfig, scratch: inout [UInt8]
+        _ bytes: UnsafeRawBufferPointer, origin: AppendOrigin, rules: Rules, scratch: inout [UInt8]
     ) throws(LogError) -> ValidatedBatches {
         guard !bytes.isEmpty else { throw .emptyAppend }
         // The first batch outside the loop: a producer sends one, and the result is then built without an
         // optional to unwrap and copy.
-        let first = try validateBatch(bytes, at: 0, index: 0, origin: origin, config: config, scratch: &scratch)
+        let first = try validateBatch(bytes, at: 0, index: 0, origin: origin, rules: rules, scratch: &scratch)
         var batches = ValidatedBatches(first.batch)
         var position = first.size
         while position < bytes.count {
             let next = try validateBatch(
-                bytes, at: position, index: batches.count, origin: origin, config: config, scratch: &scratch)
+                bytes, at: position, index: batches.count, origin: origin, rules: rules, scratch: &scratch)
             batches.append(next.batch)
             position += next.size
         }
@@ -65,7 +77,7 @@ enum LogValidator {
     /// Validates the batch at `position` of `bytes`, the `index`th of the append.
     @inline(__always)
     private static func validateBatch(
-        _ bytes: UnsafeRawBufferPointer, at position: Int, index: Int, origin: AppendOrigin, config: LogConfig,
+        _ bytes: UnsafeRawBufferPointer, at position: Int, index: Int, origin: AppendOrigin, rules: Rules,
         scratch: inout [UInt8]
     ) throws(LogError) -> (batch: ValidatedBatch, size: Int) {
         let rest = UnsafeRawBufferPointer(rebasing: bytes[position...])
@@ -73,15 +85,15 @@ enum LogValidator {
         do { size = try RecordBatch.size(ofBatchAt: rest, maxBatchSize: Int(Int32.max)) } catch {
             throw .invalidBatch(batch: index, reason: error)
         }
-        if origin == .client && size > config.maxMessageBytes {
-            throw .batchTooLarge(batch: index, size: size, limit: config.maxMessageBytes)
+        if origin == .client && size > rules.maxMessageBytes {
+            throw .batchTooLarge(batch: index, size: size, limit: rules.maxMessageBytes)
         }
         let batch: RecordBatch
         do { batch = try RecordBatch(validating: rest, maxBatchSize: size) } catch {
             throw .invalidBatch(batch: index, reason: error)
         }
         if origin == .client {
-            try checkClientRules(batch, index: index, config: config, scratch: &scratch)
+            try checkClientRules(batch, index: index, compacted: rules.compacted, scratch: &scratch)
         }
         return (ValidatedBatch(position: position, header: RecordBatchHeader(batch)), size)
     }
@@ -92,7 +104,7 @@ enum LogValidator {
     /// only a batch it refuses is parsed again record by record, for the exact error. Compressed batches are
     /// inflated only when the topic's rules need the records (compaction).
     private static func checkClientRules(
-        _ batch: RecordBatch, index: Int, config: LogConfig, scratch: inout [UInt8]
+        _ batch: RecordBatch, index: Int, compacted: Bool, scratch: inout [UInt8]
     ) throws(LogError) {
         guard batch.recordCount > 0 else { throw .invalidRecord(batch: index, reason: "batch holds no records") }
         guard !batch.isControl else {
@@ -103,7 +115,6 @@ enum LogValidator {
                 batch: index,
                 reason: "last offset delta \(batch.lastOffsetDelta) does not match \(batch.recordCount) records")
         }
-        let compacted = config.cleanupPolicy.compacts
         guard batch.compression == CompressionCodec.none || compacted else { return }
         if batch.compression == CompressionCodec.none
             && RecordSkim.accepts(batch.recordsSection, count: Int(batch.recordCount), keysRequired: compacted)
