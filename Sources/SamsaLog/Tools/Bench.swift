@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -217,6 +218,26 @@ public enum Bench {
             bytes: totalBytes, records: totalRecords, operations: batchCount, samples: rawSamples,
             baseline: "write() of the same bytes", baselineSamples: rawWriteSamples))
 
+        // Pipelined producer appends: the same checks on this thread, the writes on a LogAppender's thread.
+        let pipelinedDirectory = root + "/bench-pipelined-0"
+        let (pipelinedSamples, pipelinedWriteSamples) = try pair("append (pipelined)", ours: { (_) throws(BenchError) -> Double in
+            try? LogManager.removeTree(pipelinedDirectory, fileSystem: PosixFileSystem())
+            let fresh: Log
+            do throws(LogError) { fresh = try Log.open(directory: pipelinedDirectory, config: LogConfig(), logger: logger) } catch { throw .log(error) }
+            let seconds = try timePipelinedAppends(batch, count: batchCount, to: fresh)
+            do throws(LogError) { try fresh.close() } catch { throw .log(error) }
+            try? LogManager.removeTree(pipelinedDirectory, fileSystem: PosixFileSystem())
+            return seconds
+        }, theirs: { (_) throws(BenchError) -> Double in
+            let seconds = try timeWrites(batch, count: batchCount, path: root + "/baseline.bin")
+            try removeFile(root + "/baseline.bin")
+            return seconds
+        })
+        measurements.append(Measurement(
+            name: "append-pipelined", what: "LogAppender.submit of the same producer batches: every record checked on the submitting thread, written by the appender's thread",
+            bytes: totalBytes, records: totalRecords, operations: batchCount, samples: pipelinedSamples,
+            baseline: "write() of the same bytes", baselineSamples: pipelinedWriteSamples))
+
         // Sequential read, then random reads, against pread of the same segment files.
         let segmentFiles = try segmentPaths(logDirectory)
         var readRecords: Int64 = 0
@@ -340,6 +361,27 @@ public enum Bench {
             }
         }
         return (ContinuousClock.now - start).seconds
+    }
+
+    /// Producer appends through a `LogAppender`: submitted (and checked) here, written on the appender's thread;
+    /// the time runs until the last is written.
+    static func timePipelinedAppends(_ batch: [UInt8], count: Int, to log: Log) throws(BenchError) -> Double {
+        let failure = Mutex<LogError?>(nil)
+        let completion: LogAppender.Completion = { result in
+            if case .failure(let error) = result { failure.withLock { $0 = $0 ?? error } }
+        }
+        let start = ContinuousClock.now
+        let appender = LogAppender(log: log)
+        for _ in 0..<count {
+            do throws(LogError) { try appender.submit(batch, completion: completion) } catch {
+                appender.close()
+                throw .log(error)
+            }
+        }
+        appender.close()
+        let seconds = (ContinuousClock.now - start).seconds
+        if let error = failure.withLock({ $0 }) { throw .log(error) }
+        return seconds
     }
 
     /// Raw appends (replication, replay): the batch carries its final offsets, so each append first writes the
