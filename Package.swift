@@ -32,11 +32,13 @@ let package = Package(
         .systemLibrary(name: "CSnappy", pkgConfig: "snappy", providers: [.apt(["libsnappy-dev"])]),
         // CRC32C with SSE4.2 + carry-less multiply where the CPU has them, portable tables otherwise.
         .target(name: "CSamsaCRC"),
+        // The few system calls the C library does not show Swift (Linux fallocate with FALLOC_FL_KEEP_SIZE).
+        .target(name: "CSamsaSys"),
 
         .target(
             name: "SamsaLog",
             dependencies: [
-                "CLZ4", "CZlib", "CZstd", "CSnappy", "CSamsaCRC",
+                "CLZ4", "CZlib", "CZstd", "CSnappy", "CSamsaCRC", "CSamsaSys",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Atomics", package: "swift-atomics"),

@@ -43,8 +43,14 @@ public protocol LogFile: AnyObject, Sendable {
     func write(gathering parts: [UnsafeRawBufferPointer], at offset: Int64) throws(FileSystemError)
     /// Makes the file's contents durable (`fdatasync`).
     func sync() throws(FileSystemError)
-    /// Sets the size: shrinks, or grows with zeros (sparse where the file system allows).
+    /// Sets the size: shrinks, or grows with zeros (sparse where the file system allows). Blocks reserved past the
+    /// end (`reserve`) are released, even when the size does not change.
     func truncate(to size: Int64) throws(FileSystemError)
+    /// Reserves disk blocks for `length` bytes at `offset` without changing the size or the contents (Linux
+    /// `fallocate` with `FALLOC_FL_KEEP_SIZE`), so that writes there later skip the file system's block allocation.
+    /// A hint: returns false, and does nothing, where the system or file system cannot (or the disk is full: the
+    /// write itself then reports it).
+    func reserve(_ length: Int64, at offset: Int64) -> Bool
     /// The descriptor, for zero-copy sends (`sendfile`); `nil` for files that are not real.
     var fileDescriptor: Int32? { get }
 }

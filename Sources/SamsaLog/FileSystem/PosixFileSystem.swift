@@ -1,3 +1,4 @@
+import CSamsaSys
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -173,5 +174,11 @@ final class PosixFile: LogFile {
         guard retrying({ ftruncate(descriptor, off_t(size)) }) == 0 else {
             throw .system("ftruncate", path, errno: errno)
         }
+    }
+
+    func reserve(_ length: Int64, at offset: Int64) -> Bool {
+        var result: Int32
+        repeat { result = samsa_reserve_blocks(descriptor, offset, length) } while result == EINTR
+        return result == 0
     }
 }

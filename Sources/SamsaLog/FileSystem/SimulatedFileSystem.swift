@@ -463,6 +463,9 @@ final class SimulatedFile: LogFile, @unchecked Sendable {
             node.apply(.truncate(size: Int(size)), pageSize: pageSize)
         }
     }
+
+    /// The model has no blocks to reserve: contents and size are what writes and truncations make them.
+    func reserve(_ length: Int64, at offset: Int64) -> Bool { false }
 }
 
 // MARK: - The model
