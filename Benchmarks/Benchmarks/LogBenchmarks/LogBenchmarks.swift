@@ -7,7 +7,8 @@
 //   one gathered write) vs `write()` of the same bytes; and, for the cost of the FileSystem protocol, a direct
 //   `pwritev` loop (header + body, as the log writes them) vs the same through `any LogFile`. Target: Log >= 90%
 //   of write(). Neither side fsyncs (page cache), so the ratio is the engine's own cost. `origin: .raw` appends
-//   (replication, replay: offsets already assigned, records not walked) show the write path without validation.
+//   (replication, replay: offsets already assigned, records not walked) show the write path without validation;
+//   `LogAppender` runs the same checks as Log.append on the submitting thread and the writes on its own.
 // - Read at a random offset (16 KiB, then a pread of the slice) in a log of 1 segment, of 200 segments, and in one
 //   200 MiB segment, each beside pread() of 16 KiB at a random position of the same files: flat within 2x
 //   (segments found by binary search, then the sparse index, then a short scan). Compare "200 segments" with
@@ -36,6 +37,13 @@ func makeDirectory(_ label: String) -> String {
     return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
+/// A fresh directory for an append benchmark, made after a `sync()`: each row starts with nothing dirty in the page
+/// cache, so the writeback of the previous row's gigabyte does not throttle it (whichever row runs after which).
+func makeAppendDirectory(_ label: String) -> String {
+    sync()
+    return makeDirectory(label)
+}
+
 func removeTree(_ path: String) { try? FileManager.default.removeItem(atPath: path) }
 
 /// An uncompressed batch of 100-byte incompressible values filling 16 KiB, and its record count.
@@ -61,6 +69,7 @@ final class Shared: @unchecked Sendable {
     var position: Int64 = 0
     var paths: [String] = []
     var endOffset: Int64 = 0
+    var appender: LogAppender?
 }
 
 /// Records MB/s and thousands of records per second for a sample that moved `batches` batches in `seconds`.
@@ -160,7 +169,7 @@ let benchmarks: @Sendable () -> Void = {
             recordRates(benchmark, batches: benchmark.scaledIterations.count, bytes: batch.count * benchmark.scaledIterations.count, seconds: seconds(since: start))
         },
         setup: {
-            logAppend.directory = makeDirectory("append-log")
+            logAppend.directory = makeAppendDirectory("append-log")
             logAppend.log = try Log.open(directory: logAppend.directory + "/bench-0", config: LogConfig())
         },
         teardown: {
@@ -186,13 +195,39 @@ let benchmarks: @Sendable () -> Void = {
             recordRates(benchmark, batches: benchmark.scaledIterations.count, bytes: batch.count * benchmark.scaledIterations.count, seconds: seconds(since: start))
         },
         setup: {
-            rawAppend.directory = makeDirectory("append-raw")
+            rawAppend.directory = makeAppendDirectory("append-raw")
             rawAppend.log = try Log.open(directory: rawAppend.directory + "/bench-0", config: LogConfig())
         },
         teardown: {
             try rawAppend.log?.close()
             rawAppend.log = nil
             removeTree(rawAppend.directory)
+        })
+
+    // The same producer batches through a LogAppender: checked on this thread, written on the appender's, and each
+    // sample ends when the last of its batches is written.
+    let pipelined = Shared()
+    Benchmark(
+        "Append 16 KiB batches: LogAppender (checks here, writes on its thread)", configuration: append,
+        closure: { benchmark in
+            let appender = pipelined.appender!
+            let start = ContinuousClock.now
+            for _ in benchmark.scaledIterations { try appender.submit(batch) { blackHole($0) } }
+            appender.drain()
+            recordRates(benchmark, batches: benchmark.scaledIterations.count, bytes: batch.count * benchmark.scaledIterations.count, seconds: seconds(since: start))
+        },
+        setup: {
+            pipelined.directory = makeAppendDirectory("append-pipelined")
+            let log = try Log.open(directory: pipelined.directory + "/bench-0", config: LogConfig())
+            pipelined.log = log
+            pipelined.appender = LogAppender(log: log)
+        },
+        teardown: {
+            pipelined.appender?.close()
+            pipelined.appender = nil
+            try pipelined.log?.close()
+            pipelined.log = nil
+            removeTree(pipelined.directory)
         })
 
     let rawWrite = Shared()
@@ -206,7 +241,7 @@ let benchmarks: @Sendable () -> Void = {
             }
         },
         setup: {
-            rawWrite.directory = makeDirectory("append-write")
+            rawWrite.directory = makeAppendDirectory("append-write")
             rawWrite.fd = open(rawWrite.directory + "/baseline.bin", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             precondition(rawWrite.fd >= 0)
         },
@@ -226,7 +261,7 @@ let benchmarks: @Sendable () -> Void = {
             let writer = mappedWriter!
             timeBatchWrites(benchmark, batch) { writer.append($0) }
         },
-        setup: { mappedWriter = MappedWriter(directory: makeDirectory("append-mapped")) },
+        setup: { mappedWriter = MappedWriter(directory: makeAppendDirectory("append-mapped")) },
         teardown: {
             mappedWriter?.close()
             mappedWriter = nil
@@ -253,7 +288,7 @@ let benchmarks: @Sendable () -> Void = {
             directWritev.position = position
         },
         setup: {
-            directWritev.directory = makeDirectory("append-pwritev")
+            directWritev.directory = makeAppendDirectory("append-pwritev")
             directWritev.fd = open(directWritev.directory + "/direct.bin", O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             directWritev.position = 0
         },
@@ -281,7 +316,7 @@ let benchmarks: @Sendable () -> Void = {
             recordRates(benchmark, batches: benchmark.scaledIterations.count, bytes: batch.count * benchmark.scaledIterations.count, seconds: seconds(since: start))
         },
         setup: {
-            protocolWritev.directory = makeDirectory("append-protocol")
+            protocolWritev.directory = makeAppendDirectory("append-protocol")
             let fileSystem: any FileSystem = PosixFileSystem()
             protocolWritev.file = try fileSystem.openFile(protocolWritev.directory + "/protocol.bin", create: true)
             protocolWritev.position = 0
