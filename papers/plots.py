@@ -429,7 +429,40 @@ def kafka_experiments():
     save(fig, "kafka-experiments.png")
 
 
+def appends():
+    """Stop 14: each append path's ratio to write() of the same bytes, per round of two samsa bench runs, and the
+    LogBenchmarks p50 ratios of two runs."""
+    paths = [("append", "Log.append (producer, one thread)", GREY),
+             ("append-raw", "Log.append(origin: .raw) (replica)", GREEN),
+             ("append-pipelined", "LogAppender (producer, checks and writes on two threads)", BLUE)]
+    rows = {"append": "Append 16 KiB batches: Log.append",
+            "append-raw": "Append 16 KiB batches: Log.append(origin: .raw)",
+            "append-pipelined": "Append 16 KiB batches: LogAppender (checks here, writes on its thread)"}
+    baseline = "Append 16 KiB batches: baseline write() of the same bytes"
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    for i, (name, label, color) in enumerate(paths):
+        rounds = []
+        for file in ["bench-2026-11-26d.json", "bench-2026-11-26d-run2.json"]:
+            r = next(r for r in load(file)["results"] if r["name"] == name)
+            rounds += [b / a for a, b in zip(r["samples"], r["baselineSamples"])]
+        ax.plot([i - 0.12] * len(rounds), rounds, "o", color=color, alpha=0.7, label=label + ": samsa bench rounds")
+        for run in ["LogBenchmarks-2026-11-26-append-run1.json", "LogBenchmarks-2026-11-26-append-run2.json"]:
+            doc = load(run)
+            ratio = metric(doc, rows[name], "MB/s", "p50") / metric(doc, baseline, "MB/s", "p50")
+            ax.plot([i + 0.12], [ratio], "D", color=color, markeredgecolor="black")
+    ax.plot([], [], "D", color="white", markeredgecolor="black", label="LogBenchmarks run (p50 / p50 of write())")
+    ax.axhline(0.90, color=RED, linestyle="--", label="target 0.90")
+    ax.set_xticks(range(len(paths)))
+    ax.set_xticklabels([p[0] for p in paths])
+    ax.set_ylabel("throughput / write() of the same bytes")
+    ax.set_ylim(0.6, 1.1)
+    ax.set_title("Appending 1 GiB of 16 KiB batches (100 B records), blocks reserved ahead (2026-11-26, stop 14)", fontsize=9)
+    ax.legend(fontsize=7, loc="lower right")
+    save(fig, "appends.png")
+
+
 def main():
+    appends()
     engine_ratios()
     soak()
     reads()
