@@ -20,6 +20,9 @@ import Darwin
 /// drained the queue to half, so a producer faster than the disk is woken rarely (each wake of a sleeping thread
 /// takes tens of microseconds on a VM, several writes' time), and the writer has half a queue to write meanwhile.
 ///
+/// Completions run on the appender's thread, one at a time, in submission order: they should be short (the next
+/// write waits for them), and must not submit to, drain or close their own appender.
+///
 /// ```swift
 /// let appender = LogAppender(log: log)
 /// try appender.submit(batchBytes) { result in
@@ -102,6 +105,7 @@ public final class LogAppender: @unchecked Sendable {
         _ bytes: [UInt8], origin: AppendOrigin = .client, leaderEpoch: Int32 = 0,
         completion: @escaping Completion
     ) throws(LogError) {
+        precondition(!isWriterThread, "a completion must not submit to its own appender (it would wait for itself)")
         let batches = try bytes.withBytes { (buffer) throws(LogError) in try log.validate(buffer, origin: origin) }
         let entry = Entry(bytes: bytes, batches: batches, origin: origin, leaderEpoch: leaderEpoch, completion: completion)
         pthread_mutex_lock(mutex)
@@ -122,6 +126,7 @@ public final class LogAppender: @unchecked Sendable {
 
     /// Waits until everything submitted so far is written and its completion has run.
     public func drain() {
+        precondition(!isWriterThread, "a completion must not wait for its own appender")
         pthread_mutex_lock(mutex)
         drainersWaiting += 1
         while count > 0 { pthread_cond_wait(drained, mutex) }
@@ -132,6 +137,7 @@ public final class LogAppender: @unchecked Sendable {
     /// Waits until everything submitted is written and its completion has run, then stops the writer. Later
     /// submissions throw `.closed`. Does not close the log. An appender's thread runs until this is called.
     public func close() {
+        precondition(!isWriterThread, "a completion must not close its own appender")
         pthread_mutex_lock(mutex)
         let first = !closing
         closing = true
@@ -144,6 +150,9 @@ public final class LogAppender: @unchecked Sendable {
             drain()
         }
     }
+
+    /// Whether the caller is the appender's own thread (a completion).
+    private var isWriterThread: Bool { pthread_equal(pthread_self(), thread) != 0 }
 
     /// Whether a submission of `size` bytes must wait (under `mutex`).
     private func isFull(adding size: Int) -> Bool {
