@@ -2,7 +2,9 @@
 // "acked <last offset>" after each append returns (after its fsync when --flush is given), so the test knows
 // what was acknowledged before the SIGKILL.
 //
-//   SamsaTorture append-loop <partition dir> [--flush] [--segment-bytes N] [--seed S]
+//   SamsaTorture append-loop <partition dir> [--flush] [--segment-bytes N] [--seed S] [--appender]
+//     with --appender, the batches go through a LogAppender (a small queue, so several are in flight when the
+//     kill comes) and "acked" is printed by each completion;
 //   SamsaTorture verify <partition dir> --acked N [--seed S]
 //     opens the log (recovering it) and checks: every acknowledged offset is there, offsets are dense from 0,
 //     every record holds the bytes append-loop wrote for its offset. Prints a summary; exits 1 on a mismatch.
@@ -29,7 +31,7 @@ import Glibc
 import SamsaLog
 import Synchronization
 
-func fail(_ message: String) -> Never {
+@Sendable func fail(_ message: String) -> Never {
     let line = "samsa-torture: \(message)\n"
     _ = line.withCString { write(2, $0, strlen($0)) }
     exit(2)
@@ -59,10 +61,12 @@ var acked: Int64 = -1
 let directory = arguments[1]
 var config = LogConfig()
 var seed: UInt64 = 1
+var useAppender = false
 var index = 2
 while index < arguments.count {
     switch arguments[index] {
     case "--flush": config.flushMessages = 1
+    case "--appender": useAppender = true
     case "--segment-bytes":
         index += 1
         guard let n = Int(arguments[index]) else { fail("bad --segment-bytes") }
@@ -79,7 +83,7 @@ while index < arguments.count {
     }
     index += 1
 }
-func say(_ line: String) {
+@Sendable func say(_ line: String) {
     let text = line + "\n"
     _ = text.withCString { write(1, $0, strlen($0)) }
 }
@@ -117,6 +121,29 @@ do {
     var builder = RecordBatchBuilder()
     var output: [UInt8] = []
     var rng = seed
+    // Through a LogAppender: the batch is built and submitted here, written on the appender's thread, and
+    // acknowledged by its completion (after the write and its fsync). The queue holds a few batches, so the kill
+    // finds some submitted and not yet acknowledged.
+    let appender = useAppender ? LogAppender(log: log, maxQueuedBytes: 16 << 10, maxQueued: 8) : nil
+    while let appender {
+        rng = rng &* 6_364_136_223_846_793_005 &+ 1
+        let count = 1 + Int(rng >> 60)
+        builder.reset()
+        for i in 0..<count {
+            builder.append(timestamp: 1_700_000_000_000 + next + Int64(i), key: nil, value: value(forOffset: next + Int64(i), seed: seed))
+        }
+        let first = next
+        next += Int64(count)
+        try appender.submit(try builder.build()) { result in
+            switch result {
+            case .success(let appended):
+                precondition(appended.firstOffset == first, "appended at \(appended.firstOffset), expected \(first)")
+                say("acked \(appended.lastOffset)")
+            case .failure(let error):
+                fail("\(error)")
+            }
+        }
+    }
     while true {
         rng = rng &* 6_364_136_223_846_793_005 &+ 1
         let count = 1 + Int(rng >> 60)
