@@ -23,30 +23,36 @@ import Testing
         let (batch, records) = Bench.makeBatch(recordSize: 100, batchBytes: 16 << 10)
         let path = dir.sub("p-0")
         let log = try Log.open(directory: path)
+        // A small segment reserves nothing (a quiet partition holds no blocks beyond its data)...
         for _ in 0..<20 { _ = try batch.withUnsafeBytes { try log.append($0) } }
         let first = path + "/" + LogSegment.fileName(0, "log")
         var (size, allocated) = try Self.usage(first)
         #expect(size == Int64(20 * batch.count) && size == log.size)
+        #expect(allocated < size + (64 << 10), "\(allocated) bytes allocated for \(size) of data")
+        // ...one past 1 MiB does.
+        for _ in 20..<80 { _ = try batch.withUnsafeBytes { try log.append($0) } }
+        (size, allocated) = try Self.usage(first)
+        #expect(size == Int64(80 * batch.count) && size == log.size)
         if reserves {
-            #expect(allocated >= LogSegment.minimumReservation, "\(allocated) bytes allocated for \(size) of data")
+            #expect(allocated >= size + (512 << 10), "\(allocated) bytes allocated for \(size) of data")
         }
 
         try log.roll()
         (size, allocated) = try Self.usage(first)
-        #expect(size == Int64(20 * batch.count))
+        #expect(size == Int64(80 * batch.count))
         #expect(allocated < size + (64 << 10), "\(allocated) bytes still allocated for \(size) of data after the roll")
 
-        for _ in 0..<5 { _ = try batch.withUnsafeBytes { try log.append($0) } }
-        let second = path + "/" + LogSegment.fileName(Int64(20 * records), "log")
-        if reserves { #expect(try Self.usage(second).allocated >= LogSegment.minimumReservation) }
+        for _ in 0..<70 { _ = try batch.withUnsafeBytes { try log.append($0) } }
+        let second = path + "/" + LogSegment.fileName(Int64(80 * records), "log")
+        if reserves { #expect(try Self.usage(second).allocated >= Int64(70 * batch.count) + (512 << 10)) }
         try log.close()
         (size, allocated) = try Self.usage(second)
-        #expect(size == Int64(5 * batch.count))
+        #expect(size == Int64(70 * batch.count))
         #expect(allocated < size + (64 << 10), "\(allocated) bytes still allocated for \(size) of data after close")
 
         let reopened = try Log.open(directory: path)
-        #expect(reopened.logEndOffset == Int64(25 * records))
-        #expect(try reopened.readAllRecords().count == 25 * records)
+        #expect(reopened.logEndOffset == Int64(150 * records))
+        #expect(try reopened.readAllRecords().count == 150 * records)
         try reopened.close()
     }
 

@@ -143,10 +143,10 @@ final class LogSegment: @unchecked Sendable {
     /// Reserves the log file's blocks from the end of the data (or of the last reservation) through `end` and a
     /// step beyond, without changing the file's size (`LogFile.reserve`). A buffered write into reserved blocks
     /// skips the file system's block allocation (ext4's delayed-allocation bookkeeping, per page), which is a
-    /// measured 5-8% of an append's time in the kernel (papers/evaluation.md, section 3.1). The step grows with
-    /// the segment, an eighth of its size between 1 and 64 MiB, so a quiet partition holds at most 1 MiB
-    /// beyond its data and a busy one at most 64 MiB; the rest is released when the segment stops being active
-    /// (`onBecomeInactive`). Kafka's `preallocate` reserves the whole segment and shows it in the file's size;
+    /// measured 5-8% of an append's time in the kernel (papers/evaluation.md, section 3.2). Reserving starts once
+    /// the segment holds 1 MiB, so a quiet partition reserves nothing; the step is then an eighth of the segment,
+    /// between 1 and 64 MiB, so a busy one holds at most an eighth of its active segment (64 MiB) beyond its data.
+    /// What is left is released when the segment stops being active (`onBecomeInactive`). Kafka's `preallocate` reserves the whole segment and shows it in the file's size;
     /// here the size is always the data's, so readers, recovery and Kafka's tools see no difference.
     private func reserve(through end: Int64) {
         let start = max(reservedEnd, size)
@@ -173,7 +173,9 @@ final class LogSegment: @unchecked Sendable {
         precondition(indexesLoaded, "append to a segment whose indexes are not loaded")
         var length = 0
         for part in parts { length += part.count }
-        if size + Int64(length) > reservedEnd { reserve(through: size + Int64(length)) }
+        if size + Int64(length) > reservedEnd && size >= Self.minimumReservation {
+            reserve(through: size + Int64(length))
+        }
         try log.write(gathering: parts, at: size)
         var position = size
         for batch in batches {
