@@ -125,13 +125,15 @@ import Testing
         // fit and the fifth submit must wait.
         let held: LogAppender.Completion = { _ in release.wait() }
         let done = Completions()
-        let submitter = DispatchGroup()
-        DispatchQueue.global().async(group: submitter) {
+        // A thread of its own: Dispatch's shared pool can be busy with other suites' work for seconds.
+        let submitterDone = DispatchSemaphore(value: 0)
+        Thread {
             for tag in 0..<10 {
                 try! appender.submit(Self.batch(tag), completion: tag == 0 ? held : done.completion(tag))
                 submitted.add(1, ordering: .sequentiallyConsistent)
             }
-        }
+            submitterDone.signal()
+        }.start()
         let deadline = ContinuousClock.now + .seconds(10)
         while submitted.load(ordering: .sequentiallyConsistent) < 4 && ContinuousClock.now < deadline {
             Thread.sleep(forTimeInterval: 0.001)
@@ -139,12 +141,63 @@ import Testing
         Thread.sleep(forTimeInterval: 0.05)
         #expect(submitted.load(ordering: .sequentiallyConsistent) == 4)
         release.signal()
-        submitter.wait()
+        submitterDone.wait()
         appender.close()
         #expect(submitted.load(ordering: .sequentiallyConsistent) == 10)
         #expect(done.all.map(\.tag) == Array(1..<10))
         #expect(log.logEndOffset == 40)
         try log.close()
+    }
+
+    /// Batches that queue up while the writer is busy are written together (one gathered write), with the offsets,
+    /// results and bytes single appends would have given; an idempotent batch is never part of a group; on a
+    /// LogAppendTime topic every batch of a group gets the time and a valid CRC.
+    @Test(arguments: [TimestampType.createTime, .logAppendTime])
+    func queuedBatchesAreWrittenAsOneGroupWithTheirOwnResults(_ timestamps: TimestampType) throws {
+        let dir = TemporaryDirectory()
+        var config = LogConfig()
+        config.messageTimestampType = timestamps
+        let log = try Log.open(directory: dir.sub("p-0"), config: config)
+        let appender = LogAppender(log: log)
+        let release = DispatchSemaphore(value: 0)
+        let done = Completions()
+        // The first completion holds the writer while the next batches queue.
+        try appender.submit(Self.batch(0)) { result in
+            done.completion(0)(result)
+            release.wait()
+        }
+        for tag in 1...10 { try appender.submit(Self.batch(tag, count: tag), completion: done.completion(tag)) }
+        try appender.submit(ProducerStateTests.idempotentBatch(sequence: 0), completion: done.completion(11))
+        for tag in 12...14 { try appender.submit(Self.batch(tag, count: 2), completion: done.completion(tag)) }
+        release.signal()
+        appender.drain()
+        #expect(appender.largestGroupWritten == 10, "batches 1...10 written together")
+        let results = done.all
+        #expect(results.map(\.tag) == Array(0...14))
+        var next: Int64 = 0
+        for entry in results {
+            let appended = try entry.result.get()
+            let records = entry.tag == 0 ? 4 : entry.tag == 11 ? 3 : entry.tag >= 12 ? 2 : entry.tag
+            #expect(appended.firstOffset == next && appended.lastOffset == next + Int64(records) - 1, "batch \(entry.tag)")
+            #expect(appended.recordCount == records && appended.batchCount == 1 && !appended.isDuplicate)
+            #expect((appended.logAppendTime >= 0) == (timestamps == .logAppendTime))
+            next = appended.lastOffset + 1
+        }
+        #expect(log.logEndOffset == next)
+        appender.close()
+        try log.close()
+        // Reopened (every batch's CRC checked on reading back): the values in order, the times as the topic says.
+        let reopened = try Log.open(directory: dir.sub("p-0"), config: config)
+        let records = try reopened.readAllRecords()
+        #expect(records.map(\.offset) == (0..<next).map { $0 })
+        let values = records.map { String(decoding: $0.value ?? [], as: UTF8.self) }
+        #expect(values.prefix(4) == ["b0-0", "b0-1", "b0-2", "b0-3"] && values[4] == "b1-0" && values[5] == "b2-0")
+        if timestamps == .logAppendTime {
+            #expect(records.allSatisfy { $0.timestamp > 1_700_000_000_014 }, "the broker's time, not the producer's")
+        } else {
+            #expect(records[4].timestamp == 1_700_000_000_001)
+        }
+        try reopened.close()
     }
 
     @Test func writeErrorsReachTheCompletionAndSubmitAfterCloseThrows() throws {

@@ -180,39 +180,75 @@ public final class Log: Sendable {
         return try LogValidator.validate(bytes, origin: origin, rules: rules, scratch: &scratch)
     }
 
+    /// One append's bytes and their checked batches (`validate`).
+    struct CheckedAppend {
+        var bytes: UnsafeRawBufferPointer
+        var batches: ValidatedBatches
+    }
+
     /// The write of an append whose `bytes` passed `validate`: offsets, the segment write, then the flush policy.
     func append(
         _ bytes: UnsafeRawBufferPointer, validated batches: ValidatedBatches, origin: AppendOrigin, leaderEpoch: Int32
     ) throws(LogError) -> AppendResult {
-        let (result, flushMessages) = try state.withLock { (state) throws(LogError) -> (AppendResult, Int64) in
-            (try self.write(bytes, batches: batches, origin: origin, leaderEpoch: leaderEpoch, state: &state),
-             state.config.flushMessages)
+        var result: AppendResult?
+        try withUnsafePointer(to: CheckedAppend(bytes: bytes, batches: batches)) { (single) throws(LogError) in
+            try append(group: UnsafeBufferPointer(start: single, count: 1), origin: origin, leaderEpoch: leaderEpoch) {
+                result = $1
+            }
         }
-        appendObserver?(result.lastOffset + 1)
+        guard let result else { preconditionFailure("an append without a result") }
+        return result
+    }
+
+    /// Writes several checked appends as one (group commit, for `LogAppender`): offsets in their order, one
+    /// gathered write for all of them, then the flush policy; `result` gets each append's result, in order. A
+    /// group of more than one holds producer appends without producer ids (an idempotent batch is checked against
+    /// its producer's state alone); a write error fails them all, as it fails a single append.
+    func append(
+        group: UnsafeBufferPointer<CheckedAppend>, origin: AppendOrigin, leaderEpoch: Int32,
+        result: (Int, AppendResult) -> Void
+    ) throws(LogError) {
+        let (nextOffset, flushMessages) = try state.withLock { (state) throws(LogError) -> (Int64, Int64) in
+            try self.write(group, origin: origin, leaderEpoch: leaderEpoch, state: &state, result: result)
+            return (state.logEndOffset, state.config.flushMessages)
+        }
+        appendObserver?(nextOffset)
         if flushMessages != .max {
             let due = state.withLock { $0.unflushedRecords >= flushMessages }
             if due { try flush() }
         }
-        return result
     }
 
     private func write(
-        _ bytes: UnsafeRawBufferPointer, batches: ValidatedBatches, origin: AppendOrigin, leaderEpoch: Int32,
-        state: inout State
-    ) throws(LogError) -> AppendResult {
+        _ appends: UnsafeBufferPointer<CheckedAppend>, origin: AppendOrigin, leaderEpoch: Int32, state: inout State,
+        result: (Int, AppendResult) -> Void
+    ) throws(LogError) {
+        precondition(!appends.isEmpty, "an empty group")
+        precondition(
+            appends.count == 1 || (origin == .client && !appends.contains { $0.batches.hasProducerId }),
+            "a group of appends holds producer batches without producer ids")
         guard !state.closed else { throw .closed(directory: directory) }
         if let reason = state.offlineReason { throw .offline(reason: reason) }
         let now = clock()
         let logAppendTime = state.config.messageTimestampType == .logAppendTime ? now : -1
         let firstOffset: Int64
         let lastOffset: Int64
+        var batchCount = 0
+        var totalBytes = 0
+        for append in appends {
+            batchCount += append.batches.count
+            totalBytes += append.bytes.count
+        }
         switch origin {
         case .client:
             firstOffset = state.logEndOffset
             var records: Int64 = 0
-            for i in 0..<batches.count { records += Int64(batches[i].header.recordCount) }
+            for append in appends {
+                for i in 0..<append.batches.count { records += Int64(append.batches[i].header.recordCount) }
+            }
             lastOffset = firstOffset + records - 1
         case .raw:
+            let batches = appends[0].batches
             firstOffset = batches[0].header.baseOffset
             lastOffset = batches[batches.count - 1].header.lastOffset
             var previousEnd = state.logEndOffset
@@ -226,22 +262,27 @@ public final class Log: Sendable {
                 previousEnd = batch.header.nextOffset
             }
         }
-        if origin == .client, batches.hasProducerId {
+        if origin == .client, appends[0].batches.hasProducerId {
+            let batches = appends[0].batches
             guard batches.count == 1 else {
                 throw .invalidRecord(batch: 1, reason: "an idempotent producer must send one batch per partition")
             }
             if case .duplicate(let original) = try state.producerState.check(batches[0].header, batch: 0) {
-                return AppendResult(
+                result(0, AppendResult(
                     firstOffset: original.firstOffset, lastOffset: original.lastOffset, logAppendTime: logAppendTime,
                     logStartOffset: state.logStartOffset, recordCount: Int(batches[0].header.recordCount), batchCount: 1,
-                    bytes: 0, isDuplicate: true)
+                    bytes: 0, isDuplicate: true))
+                return
             }
         }
-        let totalBytes = bytes.count
         var incomingMaxTimestamp = logAppendTime
         if logAppendTime < 0 {
             incomingMaxTimestamp = .min
-            for i in 0..<batches.count { incomingMaxTimestamp = max(incomingMaxTimestamp, batches[i].header.maxTimestamp) }
+            for append in appends {
+                for i in 0..<append.batches.count {
+                    incomingMaxTimestamp = max(incomingMaxTimestamp, append.batches[i].header.maxTimestamp)
+                }
+            }
         }
         if state.active.shouldRoll(
             appending: totalBytes, lastOffset: lastOffset, maxTimestamp: incomingMaxTimestamp, config: state.config,
@@ -263,53 +304,59 @@ public final class Log: Sendable {
             swap(&appended, &state.appendedScratch)
             swap(&parts, &state.partsScratch.parts)
         }
-        var recordCount = 0
         do {
             switch origin {
             case .raw:
+                let batches = appends[0].batches
                 for i in 0..<batches.count {
                     let batch = batches[i]
                     appended.append(.init(lastOffset: batch.header.lastOffset, maxTimestamp: batch.header.maxTimestamp, size: batch.header.sizeInBytes))
-                    recordCount += Int(batch.header.recordCount)
                 }
-                parts.append(bytes)
+                parts.append(appends[0].bytes)
                 try segment.append(parts: parts, batches: appended, indexIntervalBytes: state.config.indexIntervalBytes)
             case .client:
                 // New headers (offsets, epoch, append time) in the scratch buffer; the records are written from
-                // the caller's bytes: header_0, body_0, header_1, body_1...
+                // the callers' bytes: header_0, body_0, header_1, body_1...
                 let headerSize = RecordBatch.headerSize
                 state.headerScratch.removeAll(keepingCapacity: true)
-                state.headerScratch.reserveCapacity(batches.count * headerSize)
+                state.headerScratch.reserveCapacity(batchCount * headerSize)
                 var nextOffset = firstOffset
-                for i in 0..<batches.count {
-                    let batch = batches[i]
-                    let start = state.headerScratch.count
-                    state.headerScratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[batch.position..<(batch.position + headerSize)]))
-                    state.headerScratch.storeBigEndian(nextOffset, at: start + RecordBatch.Field.baseOffset)
-                    state.headerScratch.storeBigEndian(leaderEpoch, at: start + RecordBatch.Field.partitionLeaderEpoch)
-                    var maxTimestamp = batch.header.maxTimestamp
-                    if logAppendTime >= 0 {
-                        maxTimestamp = logAppendTime
-                        let attributes = batch.header.attributes | 0x08
-                        state.headerScratch.storeBigEndian(attributes, at: start + RecordBatch.Field.attributes)
-                        state.headerScratch.storeBigEndian(logAppendTime, at: start + RecordBatch.Field.maxTimestamp)
-                        let body = UnsafeRawBufferPointer(rebasing: bytes[(batch.position + headerSize)..<(batch.position + batch.header.sizeInBytes)])
-                        let crc = state.headerScratch.withUnsafeBytes { h in
-                            CRC32C.update(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: h[(start + RecordBatch.Field.attributes)..<(start + headerSize)])), body)
+                for append in appends {
+                    let (bytes, batches) = (append.bytes, append.batches)
+                    for i in 0..<batches.count {
+                        let batch = batches[i]
+                        let start = state.headerScratch.count
+                        state.headerScratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[batch.position..<(batch.position + headerSize)]))
+                        state.headerScratch.storeBigEndian(nextOffset, at: start + RecordBatch.Field.baseOffset)
+                        state.headerScratch.storeBigEndian(leaderEpoch, at: start + RecordBatch.Field.partitionLeaderEpoch)
+                        var maxTimestamp = batch.header.maxTimestamp
+                        if logAppendTime >= 0 {
+                            maxTimestamp = logAppendTime
+                            let attributes = batch.header.attributes | 0x08
+                            state.headerScratch.storeBigEndian(attributes, at: start + RecordBatch.Field.attributes)
+                            state.headerScratch.storeBigEndian(logAppendTime, at: start + RecordBatch.Field.maxTimestamp)
+                            let body = UnsafeRawBufferPointer(rebasing: bytes[(batch.position + headerSize)..<(batch.position + batch.header.sizeInBytes)])
+                            let crc = state.headerScratch.withUnsafeBytes { h in
+                                CRC32C.update(CRC32C.checksum(UnsafeRawBufferPointer(rebasing: h[(start + RecordBatch.Field.attributes)..<(start + headerSize)])), body)
+                            }
+                            state.headerScratch.storeBigEndian(crc, at: start + RecordBatch.Field.crc)
                         }
-                        state.headerScratch.storeBigEndian(crc, at: start + RecordBatch.Field.crc)
+                        let last = nextOffset + Int64(batch.header.lastOffsetDelta)
+                        appended.append(.init(lastOffset: last, maxTimestamp: maxTimestamp, size: batch.header.sizeInBytes))
+                        nextOffset = last + 1
                     }
-                    let last = nextOffset + Int64(batch.header.lastOffsetDelta)
-                    appended.append(.init(lastOffset: last, maxTimestamp: maxTimestamp, size: batch.header.sizeInBytes))
-                    recordCount += Int(batch.header.recordCount)
-                    nextOffset = last + 1
                 }
                 let intervalBytes = state.config.indexIntervalBytes
                 try state.headerScratch.withBytes { (headers) throws(FileSystemError) in
-                    for i in 0..<batches.count {
-                        let batch = batches[i]
-                        parts.append(UnsafeRawBufferPointer(rebasing: headers[(i * headerSize)..<((i + 1) * headerSize)]))
-                        parts.append(UnsafeRawBufferPointer(rebasing: bytes[(batch.position + headerSize)..<(batch.position + batch.header.sizeInBytes)]))
+                    var h = 0
+                    for append in appends {
+                        let (bytes, batches) = (append.bytes, append.batches)
+                        for i in 0..<batches.count {
+                            let batch = batches[i]
+                            parts.append(UnsafeRawBufferPointer(rebasing: headers[(h * headerSize)..<((h + 1) * headerSize)]))
+                            parts.append(UnsafeRawBufferPointer(rebasing: bytes[(batch.position + headerSize)..<(batch.position + batch.header.sizeInBytes)]))
+                            h += 1
+                        }
                     }
                     try segment.append(parts: parts, batches: appended, indexIntervalBytes: intervalBytes)
                 }
@@ -322,16 +369,27 @@ public final class Log: Sendable {
             logger.error("log \(directory) is offline for writes: \(error)")
             throw .io(error)
         }
-        for i in 0..<batches.count {
-            let (batch, written) = (batches[i], appended[i])
-            let first = written.lastOffset - Int64(batch.header.lastOffsetDelta)
-            state.producerState.update(batch.header, firstOffset: first, lastOffset: written.lastOffset, timestamp: written.maxTimestamp)
+        var k = 0
+        var recordCount = 0
+        for (n, append) in appends.enumerated() {
+            let batches = append.batches
+            var records = 0
+            for i in 0..<batches.count {
+                let (batch, written) = (batches[i], appended[k + i])
+                let first = written.lastOffset - Int64(batch.header.lastOffsetDelta)
+                state.producerState.update(batch.header, firstOffset: first, lastOffset: written.lastOffset, timestamp: written.maxTimestamp)
+                records += Int(batch.header.recordCount)
+            }
+            let first = appended[k].lastOffset - Int64(batches[0].header.lastOffsetDelta)
+            result(n, AppendResult(
+                firstOffset: first, lastOffset: appended[k + batches.count - 1].lastOffset, logAppendTime: logAppendTime,
+                logStartOffset: state.logStartOffset, recordCount: records, batchCount: batches.count,
+                bytes: append.bytes.count))
+            k += batches.count
+            recordCount += records
         }
         state.logEndOffset = lastOffset + 1
         state.unflushedRecords += Int64(recordCount)
-        return AppendResult(
-            firstOffset: firstOffset, lastOffset: lastOffset, logAppendTime: logAppendTime,
-            logStartOffset: state.logStartOffset, recordCount: recordCount, batchCount: batches.count, bytes: totalBytes)
     }
 
     // MARK: Roll
