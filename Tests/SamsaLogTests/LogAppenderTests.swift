@@ -23,6 +23,12 @@ import Testing
         var all: [(tag: Int, result: Result<Log.AppendResult, LogError>)] { results.withLock { $0 } }
     }
 
+    /// A log in `dir`, an appender on it with its default bounds, and a record of completions.
+    static func start(in dir: TemporaryDirectory) throws -> (Log, LogAppender, Completions) {
+        let log = try Log.open(directory: dir.sub("p-0"))
+        return (log, LogAppender(log: log), Completions())
+    }
+
     @Test func batchesAreWrittenInSubmissionOrderAndEachCompletionHasItsOffsets() throws {
         let dir = TemporaryDirectory()
         let log = try Log.open(directory: dir.sub("p-0"))
@@ -46,9 +52,7 @@ import Testing
 
     @Test func aRefusedBatchThrowsFromSubmitAndIsNeitherQueuedNorWritten() throws {
         let dir = TemporaryDirectory()
-        let log = try Log.open(directory: dir.sub("p-0"))
-        let appender = LogAppender(log: log)
-        let done = Completions()
+        let (log, appender, done) = try Self.start(in: dir)
         try appender.submit(Self.batch(0), completion: done.completion(0))
         var corrupt = Self.batch(1)
         corrupt[corrupt.count - 1] ^= 0xFF  // the CRC no longer matches
@@ -160,12 +164,15 @@ import Testing
         let log = try Log.open(directory: dir.sub("p-0"), config: config)
         let appender = LogAppender(log: log)
         let release = DispatchSemaphore(value: 0)
+        let holding = DispatchSemaphore(value: 0)
         let done = Completions()
         // The first completion holds the writer while the next batches queue.
         try appender.submit(Self.batch(0)) { result in
             done.completion(0)(result)
+            holding.signal()
             release.wait()
         }
+        holding.wait()
         for tag in 1...10 { try appender.submit(Self.batch(tag, count: tag), completion: done.completion(tag)) }
         try appender.submit(ProducerStateTests.idempotentBatch(sequence: 0), completion: done.completion(11))
         for tag in 12...14 { try appender.submit(Self.batch(tag, count: 2), completion: done.completion(tag)) }
@@ -202,9 +209,7 @@ import Testing
 
     @Test func writeErrorsReachTheCompletionAndSubmitAfterCloseThrows() throws {
         let dir = TemporaryDirectory()
-        let log = try Log.open(directory: dir.sub("p-0"))
-        let appender = LogAppender(log: log)
-        let done = Completions()
+        let (log, appender, done) = try Self.start(in: dir)
         try log.close()
         // The checks pass (they need no open segment); the write finds the log closed.
         try appender.submit(Self.batch(0), completion: done.completion(0))
@@ -221,9 +226,7 @@ import Testing
 
     @Test func anIdempotentRetryThroughTheAppenderIsADuplicate() throws {
         let dir = TemporaryDirectory()
-        let log = try Log.open(directory: dir.sub("p-0"))
-        let appender = LogAppender(log: log)
-        let done = Completions()
+        let (log, appender, done) = try Self.start(in: dir)
         try appender.submit(ProducerStateTests.idempotentBatch(sequence: 0), completion: done.completion(0))
         try appender.submit(ProducerStateTests.idempotentBatch(sequence: 3), completion: done.completion(1))
         try appender.submit(ProducerStateTests.idempotentBatch(sequence: 0), completion: done.completion(2))

@@ -70,6 +70,27 @@ final class Shared: @unchecked Sendable {
     var paths: [String] = []
     var endOffset: Int64 = 0
     var appender: LogAppender?
+
+    /// An append row's setup: a fresh directory (after a sync) holding an empty log.
+    func openAppendLog(_ label: String) throws {
+        directory = makeAppendDirectory(label)
+        log = try Log.open(directory: directory + "/bench-0", config: LogConfig())
+    }
+
+    /// An append row's teardown: the appender (if any) and the log closed, the directory removed.
+    func closeAppendLog() throws {
+        appender?.close()
+        appender = nil
+        try log?.close()
+        log = nil
+        removeTree(directory)
+    }
+}
+
+/// `recordRates` for a sample that moved one `batch` per scaled iteration since `start`.
+func recordBatchRates(_ benchmark: Benchmark, since start: ContinuousClock.Instant) {
+    let batches = benchmark.scaledIterations.count
+    recordRates(benchmark, batches: batches, bytes: batch.count * batches, seconds: seconds(since: start))
 }
 
 /// Records MB/s and thousands of records per second for a sample that moved `batches` batches in `seconds`.
@@ -86,7 +107,7 @@ func timeBatchWrites(_ benchmark: Benchmark, _ batch: [UInt8], _ write: (UnsafeR
     batch.withUnsafeBytes { bytes in
         for _ in benchmark.scaledIterations { write(bytes) }
     }
-    recordRates(benchmark, batches: benchmark.scaledIterations.count, bytes: batch.count * benchmark.scaledIterations.count, seconds: seconds(since: start))
+    recordBatchRates(benchmark, since: start)
 }
 
 /// The mapped-writer experiment's file: appends copied into a shared mapping of 64 MiB windows, each preallocated
@@ -166,17 +187,10 @@ let benchmarks: @Sendable () -> Void = {
             try batch.withUnsafeBytes { bytes in
                 for _ in benchmark.scaledIterations { blackHole(try log.append(bytes)) }
             }
-            recordRates(benchmark, batches: benchmark.scaledIterations.count, bytes: batch.count * benchmark.scaledIterations.count, seconds: seconds(since: start))
+            recordBatchRates(benchmark, since: start)
         },
-        setup: {
-            logAppend.directory = makeAppendDirectory("append-log")
-            logAppend.log = try Log.open(directory: logAppend.directory + "/bench-0", config: LogConfig())
-        },
-        teardown: {
-            try logAppend.log?.close()
-            logAppend.log = nil
-            removeTree(logAppend.directory)
-        })
+        setup: { try logAppend.openAppendLog("append-log") },
+        teardown: { try logAppend.closeAppendLog() })
 
     // What replication and replay append: batches that carry their offsets (integrity checked, records not walked).
     let rawAppend = Shared()
@@ -192,20 +206,13 @@ let benchmarks: @Sendable () -> Void = {
                 try copy.withUnsafeBytes { blackHole(try log.append($0, origin: .raw)) }
                 next += Int64(recordsPerBatch)
             }
-            recordRates(benchmark, batches: benchmark.scaledIterations.count, bytes: batch.count * benchmark.scaledIterations.count, seconds: seconds(since: start))
+            recordBatchRates(benchmark, since: start)
         },
-        setup: {
-            rawAppend.directory = makeAppendDirectory("append-raw")
-            rawAppend.log = try Log.open(directory: rawAppend.directory + "/bench-0", config: LogConfig())
-        },
-        teardown: {
-            try rawAppend.log?.close()
-            rawAppend.log = nil
-            removeTree(rawAppend.directory)
-        })
+        setup: { try rawAppend.openAppendLog("append-raw") },
+        teardown: { try rawAppend.closeAppendLog() })
 
-    // The same producer batches through a LogAppender: checked on this thread, written on the appender's, and each
-    // sample ends when the last of its batches is written.
+    // The same producer batches through a LogAppender: checked on this thread, written on the appender's (in groups
+    // of up to 256 KiB), and each sample ends when the last of its batches is written.
     let pipelined = Shared()
     Benchmark(
         "Append 16 KiB batches: LogAppender (checks here, writes on its thread)", configuration: append,
@@ -214,21 +221,13 @@ let benchmarks: @Sendable () -> Void = {
             let start = ContinuousClock.now
             for _ in benchmark.scaledIterations { try appender.submit(batch) { blackHole($0) } }
             appender.drain()
-            recordRates(benchmark, batches: benchmark.scaledIterations.count, bytes: batch.count * benchmark.scaledIterations.count, seconds: seconds(since: start))
+            recordBatchRates(benchmark, since: start)
         },
         setup: {
-            pipelined.directory = makeAppendDirectory("append-pipelined")
-            let log = try Log.open(directory: pipelined.directory + "/bench-0", config: LogConfig())
-            pipelined.log = log
-            pipelined.appender = LogAppender(log: log)
+            try pipelined.openAppendLog("append-pipelined")
+            pipelined.appender = LogAppender(log: pipelined.log!)
         },
-        teardown: {
-            pipelined.appender?.close()
-            pipelined.appender = nil
-            try pipelined.log?.close()
-            pipelined.log = nil
-            removeTree(pipelined.directory)
-        })
+        teardown: { try pipelined.closeAppendLog() })
 
     let rawWrite = Shared()
     Benchmark(
@@ -313,7 +312,7 @@ let benchmarks: @Sendable () -> Void = {
                 }
             }
             protocolWritev.position = position
-            recordRates(benchmark, batches: benchmark.scaledIterations.count, bytes: batch.count * benchmark.scaledIterations.count, seconds: seconds(since: start))
+            recordBatchRates(benchmark, since: start)
         },
         setup: {
             protocolWritev.directory = makeAppendDirectory("append-protocol")

@@ -174,6 +174,13 @@ public enum Bench {
             return (a, b)
         }
 
+        /// The appends' baseline: `write()` of the same batches to a new file, removed afterwards.
+        func writeBaseline(_ round: Int) throws(BenchError) -> Double {
+            let seconds = try timeWrites(batch, count: batchCount, path: root + "/baseline.bin")
+            try removeFile(root + "/baseline.bin")
+            return seconds
+        }
+
         // Append: a fresh log (and a fresh baseline file) per round, in the same directory; the last log stays
         // for the reads.
         let logDirectory = root + "/bench-0"
@@ -187,56 +194,41 @@ public enum Bench {
             do throws(LogError) { fresh = try Log.open(directory: logDirectory, config: LogConfig(), logger: logger) } catch { throw .log(error) }
             log = fresh
             return try timeAppends(batch, count: batchCount, to: fresh)
-        }, theirs: { (round) throws(BenchError) -> Double in
-            let seconds = try timeWrites(batch, count: batchCount, path: root + "/baseline.bin")
-            try removeFile(root + "/baseline.bin")
-            return seconds
-        })
+        }, theirs: writeBaseline)
         guard let log else { preconditionFailure("no log after the append rounds") }
         measurements.append(Measurement(
             name: "append", what: "Log.append, \(options.batchBytes >> 10) KiB batches of \(options.recordSize)-byte records (a producer's: offsets assigned, every record checked)",
             bytes: totalBytes, records: totalRecords, operations: batchCount, samples: appendSamples,
             baseline: "write() of the same bytes", baselineSamples: writeSamples))
 
+        /// A row of appends to a fresh log (removed after each round) beside `write()` of the same bytes.
+        func freshLogAppendRow(
+            _ name: String, _ label: String, what: String, time: (Log) throws(BenchError) -> Double
+        ) throws(BenchError) {
+            let directory = root + "/bench-\(name)-0"
+            let (samples, writeSamples) = try pair(label, ours: { (_) throws(BenchError) -> Double in
+                try? LogManager.removeTree(directory, fileSystem: PosixFileSystem())
+                let fresh: Log
+                do throws(LogError) { fresh = try Log.open(directory: directory, config: LogConfig(), logger: logger) } catch { throw .log(error) }
+                let seconds = try time(fresh)
+                do throws(LogError) { try fresh.close() } catch { throw .log(error) }
+                try? LogManager.removeTree(directory, fileSystem: PosixFileSystem())
+                return seconds
+            }, theirs: writeBaseline)
+            measurements.append(Measurement(
+                name: name, what: what, bytes: totalBytes, records: totalRecords, operations: batchCount, samples: samples,
+                baseline: "write() of the same bytes", baselineSamples: writeSamples))
+        }
         // Raw appends (what replication and replay do): integrity checked, no record walk.
-        let rawDirectory = root + "/bench-raw-0"
-        let (rawSamples, rawWriteSamples) = try pair("append (raw)", ours: { (_) throws(BenchError) -> Double in
-            try? LogManager.removeTree(rawDirectory, fileSystem: PosixFileSystem())
-            let fresh: Log
-            do throws(LogError) { fresh = try Log.open(directory: rawDirectory, config: LogConfig(), logger: logger) } catch { throw .log(error) }
-            let seconds = try timeRawAppends(batch, records: recordsPerBatch, count: batchCount, to: fresh)
-            do throws(LogError) { try fresh.close() } catch { throw .log(error) }
-            try? LogManager.removeTree(rawDirectory, fileSystem: PosixFileSystem())
-            return seconds
-        }, theirs: { (_) throws(BenchError) -> Double in
-            let seconds = try timeWrites(batch, count: batchCount, path: root + "/baseline.bin")
-            try removeFile(root + "/baseline.bin")
-            return seconds
-        })
-        measurements.append(Measurement(
-            name: "append-raw", what: "Log.append(origin: .raw), the same batches with their offsets (replication, replay)",
-            bytes: totalBytes, records: totalRecords, operations: batchCount, samples: rawSamples,
-            baseline: "write() of the same bytes", baselineSamples: rawWriteSamples))
-
-        // Pipelined producer appends: the same checks on this thread, the writes on a LogAppender's thread.
-        let pipelinedDirectory = root + "/bench-pipelined-0"
-        let (pipelinedSamples, pipelinedWriteSamples) = try pair("append (pipelined)", ours: { (_) throws(BenchError) -> Double in
-            try? LogManager.removeTree(pipelinedDirectory, fileSystem: PosixFileSystem())
-            let fresh: Log
-            do throws(LogError) { fresh = try Log.open(directory: pipelinedDirectory, config: LogConfig(), logger: logger) } catch { throw .log(error) }
-            let seconds = try timePipelinedAppends(batch, count: batchCount, to: fresh)
-            do throws(LogError) { try fresh.close() } catch { throw .log(error) }
-            try? LogManager.removeTree(pipelinedDirectory, fileSystem: PosixFileSystem())
-            return seconds
-        }, theirs: { (_) throws(BenchError) -> Double in
-            let seconds = try timeWrites(batch, count: batchCount, path: root + "/baseline.bin")
-            try removeFile(root + "/baseline.bin")
-            return seconds
-        })
-        measurements.append(Measurement(
-            name: "append-pipelined", what: "LogAppender.submit of the same producer batches: every record checked on the submitting thread, written by the appender's thread",
-            bytes: totalBytes, records: totalRecords, operations: batchCount, samples: pipelinedSamples,
-            baseline: "write() of the same bytes", baselineSamples: pipelinedWriteSamples))
+        try freshLogAppendRow(
+            "append-raw", "append (raw)",
+            what: "Log.append(origin: .raw), the same batches with their offsets (replication, replay)"
+        ) { (log) throws(BenchError) in try timeRawAppends(batch, records: recordsPerBatch, count: batchCount, to: log) }
+        // Pipelined producer appends: the same checks on this thread, the writes (grouped) on a LogAppender's thread.
+        try freshLogAppendRow(
+            "append-pipelined", "append (pipelined)",
+            what: "LogAppender.submit of the same producer batches: every record checked on the submitting thread, written by the appender's thread in groups of up to 256 KiB"
+        ) { (log) throws(BenchError) in try timePipelinedAppends(batch, count: batchCount, to: log) }
 
         // Sequential read, then random reads, against pread of the same segment files.
         let segmentFiles = try segmentPaths(logDirectory)
