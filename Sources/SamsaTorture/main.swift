@@ -121,30 +121,8 @@ do {
     var builder = RecordBatchBuilder()
     var output: [UInt8] = []
     var rng = seed
-    // Through a LogAppender: the batch is built and submitted here, written on the appender's thread, and
-    // acknowledged by its completion (after the write and its fsync). The queue holds a few batches, so the kill
-    // finds some submitted and not yet acknowledged.
-    let appender = useAppender ? LogAppender(log: log, maxQueuedBytes: 16 << 10, maxQueued: 8) : nil
-    while let appender {
-        rng = rng &* 6_364_136_223_846_793_005 &+ 1
-        let count = 1 + Int(rng >> 60)
-        builder.reset()
-        for i in 0..<count {
-            builder.append(timestamp: 1_700_000_000_000 + next + Int64(i), key: nil, value: value(forOffset: next + Int64(i), seed: seed))
-        }
-        let first = next
-        next += Int64(count)
-        try appender.submit(try builder.build()) { result in
-            switch result {
-            case .success(let appended):
-                precondition(appended.firstOffset == first, "appended at \(appended.firstOffset), expected \(first)")
-                say("acked \(appended.lastOffset)")
-            case .failure(let error):
-                fail("\(error)")
-            }
-        }
-    }
-    while true {
+    /// The next batch (1 to 16 records, values a function of their offsets) into `output`; returns its first offset.
+    func buildNext() throws -> Int64 {
         rng = rng &* 6_364_136_223_846_793_005 &+ 1
         let count = 1 + Int(rng >> 60)
         builder.reset()
@@ -153,11 +131,31 @@ do {
         }
         output.removeAll(keepingCapacity: true)
         try builder.build(into: &output)
-        let result = try output.withUnsafeBytes { try log.append($0) }
-        precondition(result.firstOffset == next)
-        next = result.lastOffset + 1
-        // One write(2) per line: nothing is buffered in this process when it is killed.
-        say("acked \(result.lastOffset)")
+        defer { next += Int64(count) }
+        return next
+    }
+    // Through a LogAppender: the batch is built and submitted here, written on the appender's thread, and
+    // acknowledged by its completion (after the write and its fsync). The queue holds a few batches, so the kill
+    // finds some submitted and not yet acknowledged.
+    let appender = useAppender ? LogAppender(log: log, maxQueuedBytes: 16 << 10, maxQueued: 8) : nil
+    while true {
+        let first = try buildNext()
+        guard let appender else {
+            let result = try output.withUnsafeBytes { try log.append($0) }
+            precondition(result.firstOffset == first)
+            // One write(2) per line: nothing is buffered in this process when it is killed.
+            say("acked \(result.lastOffset)")
+            continue
+        }
+        try appender.submit(output) { result in
+            switch result {
+            case .success(let appended):
+                precondition(appended.firstOffset == first, "appended at \(appended.firstOffset), expected \(first)")
+                say("acked \(appended.lastOffset)")
+            case .failure(let error):
+                fail("\(error)")
+            }
+        }
     }
 } catch {
     fail("\(error)")

@@ -238,19 +238,6 @@ public final class LogAppender: @unchecked Sendable {
 
     /// Writes `group` (one entry, or several that `groupable` allows together) and runs each completion in order.
     private func write(_ group: [Entry], checked: inout [Log.CheckedAppend], results: inout [Log.AppendResult]) {
-        if group.count == 1 {
-            let entry = group[0]
-            let result = entry.bytes.withBytes { (buffer) -> Result<Log.AppendResult, LogError> in
-                do throws(LogError) {
-                    return .success(
-                        try log.append(buffer, validated: entry.batches, origin: entry.origin, leaderEpoch: entry.leaderEpoch))
-                } catch {
-                    return .failure(error)
-                }
-            }
-            entry.completion(result)
-            return
-        }
         // Every entry's bytes stay pinned for the write: each level of `pinned` holds one entry's buffer open.
         // The results are collected and the completions run after the append has returned: outside the log's
         // lock, and after the flush the log's policy may do.
@@ -263,7 +250,7 @@ public final class LogAppender: @unchecked Sendable {
             }
             do throws(LogError) {
                 try checked.withUnsafeBufferPointer { (appends) throws(LogError) in
-                    try log.append(group: appends, origin: .client, leaderEpoch: group[0].leaderEpoch) { _, result in
+                    try log.append(group: appends, origin: group[0].origin, leaderEpoch: group[0].leaderEpoch) { _, result in
                         results.append(result)
                     }
                 }

@@ -136,7 +136,6 @@ final class LogSegment: @unchecked Sendable {
 
     // MARK: Appending
 
-    /// What the index maintenance needs of each appended batch.
     /// Where the disk blocks reserved ahead of the appends end (`reserve(through:)`); at most `size` when none are.
     private var reservedEnd: Int64 = 0
 
@@ -146,8 +145,9 @@ final class LogSegment: @unchecked Sendable {
     /// measured 5-8% of an append's time in the kernel (papers/evaluation.md, section 3.2). Reserving starts once
     /// the segment holds 1 MiB, so a quiet partition reserves nothing; the step is then an eighth of the segment,
     /// between 1 and 64 MiB, so a busy one holds at most an eighth of its active segment (64 MiB) beyond its data.
-    /// What is left is released when the segment stops being active (`onBecomeInactive`). Kafka's `preallocate` reserves the whole segment and shows it in the file's size;
-    /// here the size is always the data's, so readers, recovery and Kafka's tools see no difference.
+    /// What is left is released when the segment stops being active (`onBecomeInactive`). Kafka's `preallocate`
+    /// reserves the whole segment and shows it in the file's size; here the size is always the data's, so readers,
+    /// recovery and Kafka's tools see no difference.
     private func reserve(through end: Int64) {
         let start = max(reservedEnd, size)
         let step = min(max(size / 8, Self.minimumReservation), Self.maximumReservation)
@@ -158,6 +158,7 @@ final class LogSegment: @unchecked Sendable {
     static let minimumReservation: Int64 = 1 << 20
     static let maximumReservation: Int64 = 64 << 20
 
+    /// What the index maintenance needs of each appended batch.
     struct AppendedBatch {
         var lastOffset: Int64
         var maxTimestamp: Int64
